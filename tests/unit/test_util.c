@@ -1,0 +1,90 @@
+/* test_util.c — the seeded random generator and the clocks of model/util.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "model/util.h"
+
+static void rng_same_seed_same_stream(void **state) {
+    (void)state;
+    Rng a, b, c;
+    rng_seed(&a, 42);
+    rng_seed(&b, 42);
+    rng_seed(&c, 43);
+    int differ = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t x = rng_u64(&a);
+        assert_int_equal(x, rng_u64(&b));
+        differ += x != rng_u64(&c);
+    }
+    assert_true(differ > 990);
+}
+
+static void rng_ranges_and_moments(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 7);
+    double sum = 0, sum2 = 0;
+    int counts[10] = {0};
+    const int n = 200000;
+    for (int i = 0; i < n; i++) {
+        float u = rng_uniform(&r);
+        assert_true(u >= 0.0f && u < 1.0f);
+        uint32_t k = rng_below(&r, 10);
+        assert_true(k < 10);
+        counts[k]++;
+        float z = rng_normal(&r);
+        sum += z;
+        sum2 += (double)z * z;
+    }
+    for (int k = 0; k < 10; k++) assert_true(counts[k] > n / 10 - 1000 && counts[k] < n / 10 + 1000);
+    double mean = sum / n, var = sum2 / n - mean * mean;
+    assert_true(mean > -0.01 && mean < 0.01);
+    assert_true(var > 0.98 && var < 1.02);
+}
+
+static void rng_shuffle_is_a_permutation(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 1);
+    int a[100], seen[100] = {0};
+    for (int i = 0; i < 100; i++) a[i] = i;
+    rng_shuffle_int(&r, a, 100);
+    int moved = 0;
+    for (int i = 0; i < 100; i++) {
+        seen[a[i]]++;
+        moved += a[i] != i;
+    }
+    for (int i = 0; i < 100; i++) assert_int_equal(seen[i], 1);
+    assert_true(moved > 80);
+}
+
+static void rfc3339_formats_utc_millis(void **state) {
+    (void)state;
+    char buf[32];
+    assert_string_equal(util_rfc3339(1764050400123LL, buf, sizeof buf), "2025-11-25T06:00:00.123Z");
+    assert_string_equal(util_rfc3339(0, buf, sizeof buf), "1970-01-01T00:00:00.000Z");
+}
+
+static void clocks_move_forward(void **state) {
+    (void)state;
+    double a = util_now_s();
+    double b = util_now_s();
+    assert_true(b >= a);
+    assert_true(util_wall_ms() > 1700000000000LL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rng_same_seed_same_stream),
+        cmocka_unit_test(rng_ranges_and_moments),
+        cmocka_unit_test(rng_shuffle_is_a_permutation),
+        cmocka_unit_test(rfc3339_formats_utc_millis),
+        cmocka_unit_test(clocks_move_forward),
+    };
+    return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
