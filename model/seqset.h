@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 typedef struct {
-    int n;              /* number of tweets */
-    const int64_t *off; /* (n+1) offsets into ids */
-    const int32_t *ids; /* off[n] token ids */
+    int n;                /* number of tweets */
+    const int64_t *off;   /* (n+1) offsets into ids */
+    const int32_t *ids;   /* off[n] token ids */
     const uint8_t *label; /* n labels, 0 or 1 */
 } SeqSet;
 

@@ -23,21 +23,21 @@ void fread_check(void *p, size_t size, size_t n, FILE *f, const char *file, int 
 void fwrite_check(const void *p, size_t size, size_t n, FILE *f, const char *file, int line);
 void fclose_check(FILE *f, const char *file, int line);
 
-#define mallocCheck(size) malloc_check((size), __FILE__, __LINE__)
-#define callocCheck(n, size) calloc_check((n), (size), __FILE__, __LINE__)
-#define reallocCheck(p, size) realloc_check((p), (size), __FILE__, __LINE__)
-#define strdupCheck(s) strdup_check((s), __FILE__, __LINE__)
-#define fopenCheck(path, mode) fopen_check((path), (mode), __FILE__, __LINE__)
-#define freadCheck(p, size, n, f) fread_check((p), (size), (n), (f), __FILE__, __LINE__)
+#define mallocCheck(size)          malloc_check((size), __FILE__, __LINE__)
+#define callocCheck(n, size)       calloc_check((n), (size), __FILE__, __LINE__)
+#define reallocCheck(p, size)      realloc_check((p), (size), __FILE__, __LINE__)
+#define strdupCheck(s)             strdup_check((s), __FILE__, __LINE__)
+#define fopenCheck(path, mode)     fopen_check((path), (mode), __FILE__, __LINE__)
+#define freadCheck(p, size, n, f)  fread_check((p), (size), (n), (f), __FILE__, __LINE__)
 #define fwriteCheck(p, size, n, f) fwrite_check((p), (size), (n), (f), __FILE__, __LINE__)
-#define fcloseCheck(f) fclose_check((f), __FILE__, __LINE__)
+#define fcloseCheck(f)             fclose_check((f), __FILE__, __LINE__)
 
 /* Prints "buzzradar: <message>" on stderr and exits with status 1. */
 void util_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* ---- clocks ---- */
-double util_now_s(void);      /* monotonic seconds (CLOCK_MONOTONIC) */
-int64_t util_wall_ms(void);   /* wall clock, milliseconds since the Unix epoch */
+double util_now_s(void);    /* monotonic seconds (CLOCK_MONOTONIC) */
+int64_t util_wall_ms(void); /* wall clock, milliseconds since the Unix epoch */
 /* Writes the wall-clock time `ms` as RFC 3339 UTC with milliseconds
  * ("2026-11-25T06:00:00.123Z") into buf (at least 25 bytes). Returns buf. */
 char *util_rfc3339(int64_t ms, char *buf, size_t len);

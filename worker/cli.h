@@ -11,5 +11,6 @@ int cli_train(int argc, char **argv);    /* train a model (worker/cli_train.c) *
 int cli_evaluate(int argc, char **argv); /* metrics of a model on a data file, one JSON line */
 int cli_predict(int argc, char **argv);  /* score texts: one JSON object per line */
 int cli_tokens(int argc, char **argv);   /* the tokens the model sees, one stdin line each */
+int cli_tail(int argc, char **argv);     /* live, coloured view of scored tweets and alerts */
 
 #endif

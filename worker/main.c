@@ -16,6 +16,7 @@ static const Command commands[] = {
     {"evaluate", cli_evaluate, "metrics of a model on a data file (one JSON line)"},
     {"predict", cli_predict, "score texts given as arguments or stdin lines (JSON lines)"},
     {"tokens", cli_tokens, "print the tokens the model sees for each stdin line"},
+    {"tail", cli_tail, "live coloured view of the scored and alert topics"},
 };
 
 static void usage(FILE *out) {

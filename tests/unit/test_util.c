@@ -80,10 +80,8 @@ static void clocks_move_forward(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rng_same_seed_same_stream),
-        cmocka_unit_test(rng_ranges_and_moments),
-        cmocka_unit_test(rng_shuffle_is_a_permutation),
-        cmocka_unit_test(rfc3339_formats_utc_millis),
+        cmocka_unit_test(rng_same_seed_same_stream),    cmocka_unit_test(rng_ranges_and_moments),
+        cmocka_unit_test(rng_shuffle_is_a_permutation), cmocka_unit_test(rfc3339_formats_utc_millis),
         cmocka_unit_test(clocks_move_forward),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
