@@ -1,0 +1,79 @@
+/* config.h — the configuration of `buzzradar run`: one struct, filled from flags,
+ * environment variables and defaults, in that order of precedence.
+ *
+ * Every setting has a flag and an environment variable (`--threads N` and
+ * BUZZRADAR_THREADS); an empty variable counts as unset. Any librdkafka property
+ * passes through with `-X key=value` (as kcat does), to the consumer and the producer
+ * both, or to one of them with the prefix `consumer.` or `producer.`
+ * (`-X producer.linger.ms=20`). `buzzradar run --help` lists everything. */
+#ifndef BUZZRADAR_CONFIG_H
+#define BUZZRADAR_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "worker/log.h"
+
+/* Which client a -X property is for. */
+typedef enum { KAFKA_BOTH = 0, KAFKA_CONSUMER = 1, KAFKA_PRODUCER = 2 } KafkaScope;
+
+typedef struct {
+    char *key, *value;
+    KafkaScope scope;
+} KafkaProp;
+
+typedef struct {
+    /* Kafka */
+    char *brokers;           /* bootstrap servers; NULL when embedded */
+    int embedded;            /* run an in-process mock cluster (librdkafka's) */
+    int embedded_partitions; /* partitions of each topic it creates */
+    char *group;
+    char *topic_in, *topic_out, *topic_feedback, *topic_alerts, *topic_dlq;
+    KafkaProp *kafka; /* -X properties, in command-line order (nkafka) */
+    int nkafka;
+    /* model and pipeline */
+    char *model;
+    int threads;           /* inference threads */
+    int batch_max;         /* tweets per model batch */
+    int batch_wait_ms;     /* longest wait for a batch to fill */
+    int max_inflight;      /* consumed and not yet acknowledged; beyond it, reading stops */
+    int max_message_bytes; /* larger input messages are dead-lettered as too_large */
+    /* side services */
+    char *redis; /* redis://host:port/db or unix:///path; "none" disables Redis */
+    char *http;  /* ADDR:PORT of the HTTP endpoints */
+    /* process */
+    LogFormat log_format;
+    LogLevel log_level;
+    int stats_interval_s;  /* periodic stats log line; 0 disables it */
+    int drain_timeout_ms;  /* at shutdown: longest wait for in-flight work */
+    int revoke_timeout_ms; /* at revocation: longest wait before abandoning work */
+} WorkerConfig;
+
+/* Fills *c from defaults, then `envp` (a NULL-terminated "NAME=value" array, such as
+ * environ; NULL for none), then the command line argv[1..argc) (argv[0] is the
+ * subcommand name). Returns 0 on success; 1 when --help was given (print
+ * config_usage); -1 on a usage error, with a one-line message in err. *c must be
+ * released with config_free in every case. */
+int config_parse(WorkerConfig *c, int argc, char **argv, char *const *envp, char *err, size_t errlen);
+
+/* Frees the strings of *c (and zeroes it). */
+void config_free(WorkerConfig *c);
+
+/* Prints the flags, their environment variables and defaults. */
+void config_usage(FILE *out);
+
+/* A new librdkafka configuration for one client: bootstrap.servers (unless embedded:
+ * then `bootstrap` is used), client.id, and the -X properties of this scope, in
+ * order. Returns NULL with a message naming the property when librdkafka refuses
+ * one. */
+rd_kafka_conf_t *config_kafka_conf(const WorkerConfig *c, KafkaScope scope, const char *bootstrap, char *err,
+                                   size_t errlen);
+
+/* Sets one librdkafka property that the delivery guarantees depend on, warning in
+ * the log when a -X property tried to set it otherwise. Returns 0, or -1 with err. */
+int config_kafka_require(rd_kafka_conf_t *conf, const WorkerConfig *c, KafkaScope scope, const char *key,
+                         const char *value, char *err, size_t errlen);
+
+#endif
