@@ -94,8 +94,9 @@ static int csv_fill(CsvReader *r, size_t keep) {
 }
 
 /* The uncompressed size a gzip file announces in its last 4 bytes (ISIZE, modulo
- * 2^32), or -1. A value smaller than the compressed size cannot be right (a file over
- * 4 GiB or several members): then a typical 4x ratio is assumed. */
+ * 2^32), or -1. Deflate never grows data by more than a few bytes per 16 KB, so a
+ * value well below the compressed size cannot be the whole stream's (a file over
+ * 4 GiB, or several members): then a typical 4x ratio is assumed. */
 static int64_t csv_gzip_isize(const char *path, int64_t size) {
     if (size < 18) return -1; /* smaller than an empty gzip member */
     FILE *f = fopen(path, "rb");
@@ -105,7 +106,7 @@ static int64_t csv_gzip_isize(const char *path, int64_t size) {
     fclose(f);
     if (!ok) return -1;
     int64_t isize = (int64_t)t[0] | (int64_t)t[1] << 8 | (int64_t)t[2] << 16 | (int64_t)t[3] << 24;
-    return isize >= size ? isize : 4 * size;
+    return isize + isize / 64 + 64 >= size ? isize : 4 * size;
 }
 
 CsvReader *csv_open_opts(const char *path, const CsvOptions *opt, char *err, size_t errlen) {
