@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "model/csv.h"
+#include "model/util.h"
 
 typedef struct {
     char dir[64];
@@ -24,7 +25,10 @@ typedef struct {
 static int setup(void **state) {
     Fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/test_csv.XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
     *state = f;
     return 0;
 }
@@ -66,15 +70,15 @@ static char *render(const char *path, const CsvOptions *opt, int *status) {
     CsvReader *r = csv_open_opts(path, opt, err, sizeof err);
     assert_non_null(r);
     size_t cap = 1 << 16, n = 0;
-    char *out = malloc(cap);
+    char *out = mallocCheck(cap);
     CsvRecord rec;
     int got;
     while ((got = csv_read(r, &rec)) > 0) {
-        if (n + 64 > cap) out = realloc(out, cap *= 2);
+        if (n + 64 > cap) out = reallocCheck(out, cap *= 2);
         n += (size_t)snprintf(out + n, cap - n, "%s%ld:", rec.malformed ? "!" : "", rec.line);
         for (int k = 0; k < rec.nfields && k < CSV_MAX_FIELDS; k++) {
             for (size_t i = 0; i < rec.len[k]; i++) {
-                if (n + 64 > cap) out = realloc(out, cap *= 2);
+                if (n + 64 > cap) out = reallocCheck(out, cap *= 2);
                 char c = rec.field[k][i];
                 if (c == '\n')
                     n += (size_t)snprintf(out + n, cap - n, "\\n");
@@ -86,7 +90,7 @@ static char *render(const char *path, const CsvOptions *opt, int *status) {
                     out[n++] = c;
             }
             assert_int_equal(rec.field[k][rec.len[k]], '\0'); /* every field is NUL-terminated */
-            if (n + 64 > cap) out = realloc(out, cap *= 2);
+            if (n + 64 > cap) out = reallocCheck(out, cap *= 2);
             out[n++] = k + 1 < rec.nfields ? '|' : '\n';
         }
     }
@@ -254,7 +258,7 @@ static void gzip_reads_like_plain(void **state) {
 /* ~200 KB of records that compress poorly (pseudo-random digits). */
 static char *make_records(size_t *len) {
     size_t cap = 220000, n = 0;
-    char *data = malloc(cap);
+    char *data = mallocCheck(cap);
     uint32_t x = 12345;
     for (int i = 0; n + 40 < cap - 40 && i < 100000; i++) {
         x = x * 1103515245u + 12345u;
@@ -270,7 +274,7 @@ static void truncated_gzip_is_a_clear_error(void **state) {
     char *data = make_records(&len);
     const char *path = write_file(f, "t.csv.gz", data, len, 1);
     FILE *fp = fopen(path, "rb");
-    char *gz = malloc(len + 1024);
+    char *gz = mallocCheck(len + 1024);
     size_t gzlen = fread(gz, 1, len + 1024, fp);
     fclose(fp);
     path = write_file(f, "t.csv.gz", gz, gzlen / 2, 0);

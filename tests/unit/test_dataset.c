@@ -16,6 +16,7 @@
 
 #include "model/dataset.h"
 #include "model/split.h"
+#include "model/util.h"
 
 typedef struct {
     char dir[64];
@@ -27,7 +28,10 @@ typedef struct {
 static int setup(void **state) {
     Fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/test_dataset.XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
     f->log = tmpfile();
     *state = f;
     return 0;
@@ -396,7 +400,7 @@ static void forced_formats(void **state) {
 /* A label,text file of n0 negative then n1 positive rows whose text is "row I". */
 static const char *write_rows(Fixture *f, const char *name, int n0, int n1) {
     size_t cap = (size_t)(n0 + n1) * 16 + 32, n = 0;
-    char *data = malloc(cap);
+    char *data = mallocCheck(cap);
     n += (size_t)snprintf(data + n, cap - n, "label,text\n");
     for (int i = 0; i < n0 + n1; i++) n += (size_t)snprintf(data + n, cap - n, "%d,row %d\n", i >= n0, i);
     const char *path = write_bytes(f, name, data, n);
