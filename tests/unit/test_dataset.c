@@ -560,6 +560,95 @@ static void split_over_a_subset_and_tiny_sets(void **state) {
     split_free(&s);
 }
 
+/* 1 when s is valid UTF-8 (an independent, plain decoder: no overlongs, no
+ * surrogates, nothing above U+10FFFF). */
+static int valid_utf8(const unsigned char *s) {
+    while (*s) {
+        unsigned c = *s, n = c < 0x80 ? 0 : c >> 5 == 6 ? 1 : c >> 4 == 14 ? 2 : c >> 3 == 30 ? 3 : 9;
+        if (n == 9) return 0;
+        uint32_t cp = n == 0 ? c : c & (0x3F >> n);
+        for (unsigned k = 1; k <= n; k++) {
+            if ((s[k] & 0xC0) != 0x80) return 0;
+            cp = cp << 6 | (s[k] & 0x3F);
+        }
+        static const uint32_t min[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        s += n + 1;
+    }
+    return 1;
+}
+
+/* Appends to data (room for cap bytes) a random text field: bytes rich in quotes,
+ * commas, line breaks and high bytes, usually quoted properly, sometimes not. */
+static size_t random_field(Rng *rng, char *data, size_t n, size_t cap) {
+    static const char alphabet[] = "\",\n\r024 ab\xE9\xFF\xC3\xA9\xE2\x82\xAC\xED\xF0";
+    int quoted = rng_below(rng, 20) < 19, len = (int)rng_below(rng, 24);
+    if (quoted && n < cap) data[n++] = '"';
+    for (int k = 0; k < len && n + 2 < cap; k++) {
+        char c = alphabet[rng_below(rng, sizeof alphabet - 1)];
+        data[n++] = c;
+        if (quoted && c == '"' && rng_below(rng, 20) < 19) data[n++] = '"'; /* usually escaped */
+    }
+    if (quoted && n < cap) data[n++] = '"';
+    return n;
+}
+
+/* Random files in both formats and both modes, read plain and gzipped: every load
+ * ends cleanly, its counts add up, and every text is valid UTF-8 of the stated length. */
+static void random_files_never_break_the_loader(void **state) {
+    Fixture *f = *state;
+    /* per format: four good labels, then a neutral one and a bad one */
+    static const char *labels[2][6] = {{"0", "4", "\"0\"", "\"4\"", "2", "1"},
+                                       {"0", "1", "negative", "positive", "neutral", "4"}};
+    Rng rng;
+    rng_seed(&rng, 2024);
+    char data[4096];
+    int loaded = 0, failed = 0;
+    long rows = 0, bad = 0, converted = 0;
+    for (int round = 0; round < 300; round++) {
+        int csv = round % 2;
+        size_t n = csv ? (size_t)snprintf(data, sizeof data, "label,text\n") : 0;
+        int nrows = (int)rng_below(&rng, 40);
+        for (int r = 0; r < nrows && n + 300 < sizeof data; r++) {
+            uint32_t pick = rng_below(&rng, 20);
+            n += (size_t)snprintf(data + n, sizeof data - n, "%s",
+                                  labels[csv][pick < 18 ? pick % 4 : pick - 14]);
+            int cols = csv ? 1 : 5;
+            if (rng_below(&rng, 20) == 0) cols += (int)rng_below(&rng, 3) - 1; /* a wrong column count */
+            for (int k = 0; k < cols; k++) {
+                data[n++] = ',';
+                n = random_field(&rng, data, n, sizeof data - 1);
+            }
+            n += (size_t)snprintf(data + n, sizeof data - n, "%s", rng_below(&rng, 4) ? "\n" : "\r\n");
+        }
+        const char *path = write_bytes(f, round % 3 ? "r.csv" : "r.csv.gz", data, n);
+        DatasetOptions o = opts(f);
+        o.quiet = 1;
+        o.on_bad = round % 4 == 3 ? DATA_BAD_STOP : DATA_BAD_SKIP;
+        Dataset d;
+        char err[512];
+        if (dataset_load(path, &o, &d, err, sizeof err) != 0) {
+            assert_non_null(strstr(err, path)); /* every message names the file */
+            failed++;
+            continue;
+        }
+        loaded++, rows += d.n, bad += d.bad_rows, converted += d.repaired_utf8 + d.latin1_rows;
+        assert_int_equal(d.count[0] + d.count[1], d.n);
+        assert_int_equal(d.rows, d.n + d.neutral_skipped + d.bad_rows);
+        for (int i = 0; i < d.n; i++) {
+            assert_true(d.label[i] <= 1);
+            assert_int_equal(strlen(dataset_text(&d, i)), dataset_len(&d, i));
+            assert_true(valid_utf8((const unsigned char *)dataset_text(&d, i)));
+        }
+        dataset_free(&d);
+        rewind(f->log); /* keep the log small */
+    }
+    print_message("random files: %d loaded (%ld rows kept, %ld bad, %ld converted), %d failed\n", loaded,
+                  rows, bad, converted, failed);
+    /* the generator reaches every outcome */
+    assert_true(loaded > 100 && failed > 20 && rows > 1000 && bad > 300 && converted > 300);
+}
+
 /* The real 53k Sentiment140 sample: the counts of ../shared/data/README.md. */
 static void real_sentiment140_sample(void **state) {
     (void)state;
@@ -615,6 +704,7 @@ int main(void) {
         cmocka_unit_test(sample_fills_from_the_larger_class),
         cmocka_unit_test(split_is_reproducible_disjoint_and_stratified),
         cmocka_unit_test(split_over_a_subset_and_tiny_sets),
+        T(random_files_never_break_the_loader),
         cmocka_unit_test(real_sentiment140_sample),
     };
     return cmocka_run_group_tests_name("dataset", tests, NULL, NULL);
