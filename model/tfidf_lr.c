@@ -101,6 +101,7 @@ static int row_features(const int32_t *ids, int n, int vocab_size, int bits, int
 }
 
 static inline float tf_of(int count, int sublinear) {
+    if (count == 1) return 1.0f; /* the common case, and 1 + ln 1 == 1 exactly */
     return sublinear ? 1.0f + logf((float)count) : (float)count;
 }
 
@@ -121,23 +122,18 @@ size_t tfidf_lr_scratch_len(int n) { return n > 0 ? 2 * (size_t)n : 1; }
 
 float tfidf_lr_predict_one(const TfidfLr *m, const int32_t *ids, int n, int32_t *scratch) {
     int len = row_features(ids, n, m->vocab_size, m->bigram_bits, scratch);
-    /* the same float operations, in the same order, as the training rows' values */
-    float sq = 0.0f;
+    /* logit = bias + (w . x) / |x|, with the same float operations, in the same order,
+     * as the training rows (csr_build, fit_epoch) */
+    float sq = 0.0f, dot = 0.0f;
     for (int i = 0; i < len;) {
         int c = run_length(scratch, len, i);
         float x = tf_of(c, m->sublinear_tf) * m->idf[scratch[i]];
         sq += x * x;
+        dot += m->weights[scratch[i]] * x;
         i += c;
     }
     float inv = sq > 0.0f ? 1.0f / sqrtf(sq) : 0.0f;
-    float z = 0.0f;
-    for (int i = 0; i < len;) {
-        int c = run_length(scratch, len, i);
-        float x = tf_of(c, m->sublinear_tf) * m->idf[scratch[i]];
-        z += m->weights[scratch[i]] * (x * inv);
-        i += c;
-    }
-    return sigmoidf(m->bias + z);
+    return sigmoidf(m->bias + dot * inv);
 }
 
 void tfidf_lr_predict(const TfidfLr *m, const SeqSet *s, float *p) {
@@ -158,7 +154,8 @@ typedef struct {
     int n;
     int64_t *row; /* (n+1) offsets into col/val */
     int32_t *col; /* (nnz) feature ids, ascending within a row */
-    float *val;   /* (nnz) L2-normalised tf-idf values */
+    float *val;   /* (nnz) tf-idf values */
+    float *inv;   /* (n) 1 / L2 norm of each row (0 for an empty row) */
 } Csr;
 
 /* Builds the rows of s and the smoothed idf of every feature (idf is (F)). */
@@ -174,6 +171,7 @@ static void csr_build(Csr *x, const SeqSet *s, const TfidfLr *m, float *idf) {
     x->row = mallocCheck(((size_t)s->n + 1) * sizeof *x->row);
     x->col = mallocCheck((size_t)cap * sizeof *x->col);
     x->val = mallocCheck((size_t)cap * sizeof *x->val);
+    x->inv = mallocCheck(((size_t)s->n + 1) * sizeof *x->inv);
     int32_t *buf = mallocCheck(tfidf_lr_scratch_len(maxlen) * sizeof *buf);
     int32_t *df = callocCheck((size_t)m->num_features, sizeof *df);
 
@@ -198,15 +196,14 @@ static void csr_build(Csr *x, const SeqSet *s, const TfidfLr *m, float *idf) {
     for (int64_t f = 0; f < m->num_features; f++) idf[f] = (float)(log((1.0 + s->n) / (1.0 + df[f])) + 1.0);
     free(df);
 
-    /* pass 2: tf * idf, then L2-normalise (the same operations as predict_one) */
+    /* pass 2: tf * idf and the inverse row norms (the same operations as predict_one) */
     for (int i = 0; i < s->n; i++) {
         float sq = 0.0f;
         for (int64_t k = x->row[i]; k < x->row[i + 1]; k++) {
-            float v = x->val[k] * idf[x->col[k]];
-            sq += v * v;
+            x->val[k] = x->val[k] * idf[x->col[k]];
+            sq += x->val[k] * x->val[k];
         }
-        float inv = sq > 0.0f ? 1.0f / sqrtf(sq) : 0.0f;
-        for (int64_t k = x->row[i]; k < x->row[i + 1]; k++) x->val[k] = (x->val[k] * idf[x->col[k]]) * inv;
+        x->inv[i] = sq > 0.0f ? 1.0f / sqrtf(sq) : 0.0f;
     }
 }
 
@@ -214,6 +211,7 @@ static void csr_free(Csr *x) {
     free(x->row);
     free(x->col);
     free(x->val);
+    free(x->inv);
 }
 
 /* ---- lazy Adagrad ------------------------------------------------------------------ *
@@ -257,7 +255,7 @@ static float fit_epoch(Adagrad *a, const Csr *x, const uint8_t *label, const int
         float gb = 0.0f;
         for (int r = start; r < start + bsz; r++) {
             int i = order[r];
-            float z = *bias;
+            float dot = 0.0f;
             for (int64_t k = x->row[i]; k < x->row[i + 1]; k++) {
                 int32_t f = x->col[k];
                 if (a->seen[f] != t) { /* first use in this batch: bring w_f to step t-1 */
@@ -266,13 +264,14 @@ static float fit_epoch(Adagrad *a, const Csr *x, const uint8_t *label, const int
                     a->g[f] = 0.0f;
                     a->touched[ntouched++] = f;
                 }
-                z += a->w[f] * x->val[k];
+                dot += a->w[f] * x->val[k];
             }
-            float p = sigmoidf(z);
+            float p = sigmoidf(*bias + dot * x->inv[i]);
             int y = label[i] != 0;
             loss -= y ? log(fmax(p, 1e-7)) : log(fmax(1.0 - p, 1e-7));
-            float d = (p - (float)y) / (float)bsz; /* d loss_mean / d z */
-            for (int64_t k = x->row[i]; k < x->row[i + 1]; k++) a->g[x->col[k]] += d * x->val[k];
+            float d = (p - (float)y) / (float)bsz; /* d loss_mean / d logit */
+            float dx = d * x->inv[i];              /* d loss_mean / d (w . x) */
+            for (int64_t k = x->row[i]; k < x->row[i + 1]; k++) a->g[x->col[k]] += dx * x->val[k];
             gb += d;
         }
         for (int j = 0; j < ntouched; j++) {
