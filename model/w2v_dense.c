@@ -92,49 +92,44 @@ static void mean_embed_forward(float *out, const SeqSet *s, const int *idx, int 
     }
 }
 
-/* out (B, OC) = inp (B, C) . weight (OC, C)^T + bias (OC). Eight independent sums at
- * a time (as llm.c does) keep the floating-point pipeline busy; each output's sum
- * runs over c in order, so a row's result does not depend on B. */
+/* out (B, OC) = inp (B, C) . weight (C, OC) + bias (OC). The weight is stored input-
+ * major so that the inner loop runs over contiguous outputs (vectorised); every
+ * output's sum still runs over c in order, so a row's result does not depend on B
+ * (the per-tweet forward equals the batched one bit for bit). */
 static void matmul_forward(float *out, const float *inp, const float *weight, const float *bias, int B, int C,
                            int OC) {
-    enum { UNROLL = 8 };
     for (int b = 0; b < B; b++) {
         const float *x = inp + (size_t)b * C;
         float *y = out + (size_t)b * OC;
-        int o = 0;
-        for (; o + UNROLL <= OC; o += UNROLL) {
-            float acc[UNROLL];
-            for (int k = 0; k < UNROLL; k++) acc[k] = bias[o + k];
-            for (int c = 0; c < C; c++)
-                for (int k = 0; k < UNROLL; k++) acc[k] += x[c] * weight[(size_t)(o + k) * C + c];
-            for (int k = 0; k < UNROLL; k++) y[o + k] = acc[k];
-        }
-        for (; o < OC; o++) {
-            float acc = bias[o];
-            for (int c = 0; c < C; c++) acc += x[c] * weight[(size_t)o * C + c];
-            y[o] = acc;
+        for (int o = 0; o < OC; o++) y[o] = bias[o];
+        for (int c = 0; c < C; c++) {
+            const float *w = weight + (size_t)c * OC;
+            float xc = x[c];
+            for (int o = 0; o < OC; o++) y[o] += xc * w[o];
         }
     }
 }
 
-/* Given dout (B, OC): accumulates dweight (OC, C) and dbias (OC), and writes
+/* Given dout (B, OC): accumulates dweight (C, OC) and dbias (OC), and writes
  * dinp (B, C) unless it is NULL (the first layer's input needs no gradient). */
 static void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                             const float *weight, int B, int C, int OC) {
     for (int b = 0; b < B; b++) {
         const float *x = inp + (size_t)b * C;
         const float *g = dout + (size_t)b * OC;
-        for (int o = 0; o < OC; o++) {
-            float *dw = dweight + (size_t)o * C;
-            for (int c = 0; c < C; c++) dw[c] += g[o] * x[c];
-            dbias[o] += g[o];
+        for (int c = 0; c < C; c++) {
+            float *dw = dweight + (size_t)c * OC;
+            float xc = x[c];
+            for (int o = 0; o < OC; o++) dw[o] += xc * g[o];
         }
+        for (int o = 0; o < OC; o++) dbias[o] += g[o];
         if (dinp) {
             float *dx = dinp + (size_t)b * C;
-            for (int c = 0; c < C; c++) dx[c] = 0.0f;
-            for (int o = 0; o < OC; o++) {
-                const float *w = weight + (size_t)o * C;
-                for (int c = 0; c < C; c++) dx[c] += g[o] * w[c];
+            for (int c = 0; c < C; c++) {
+                const float *w = weight + (size_t)c * OC;
+                float acc = 0.0f;
+                for (int o = 0; o < OC; o++) acc += g[o] * w[o];
+                dx[c] = acc;
             }
         }
     }

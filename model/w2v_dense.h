@@ -3,7 +3,7 @@
  *
  *   x = mean of emb[t] over the tweet's tokens t in [2, V) (the unknown id 1, padding
  *       0 and ids outside the vocabulary are skipped; a tweet with none gives x = 0)
- *   h = relu(W1 x + b1)            x is (D), W1 (H, D), h (H)
+ *   h = relu(x W1 + b1)            x is (D), W1 (D, H), h (H)
  *   p = sigmoid(w2 . h + b2)       w2 (H), b2 (1)
  *
  * The embedding is fixed (not fine-tuned); the model keeps its own copy. Training
@@ -32,7 +32,7 @@ typedef struct {
 
 /* Views of the parameter tensors inside W2vDense.params, in this order. */
 typedef struct {
-    float *w1; /* (H, D) */
+    float *w1; /* (D, H) */
     float *b1; /* (H) */
     float *w2; /* (H) */
     float *b2; /* (1) */
