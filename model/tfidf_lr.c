@@ -191,6 +191,10 @@ static void csr_build(Csr *x, const SeqSet *s, const TfidfLr *m, float *idf) {
     }
     x->row[s->n] = nnz;
     free(buf);
+    if (nnz > 0 && nnz < cap) { /* repeated features made rows shorter than the bound */
+        x->col = reallocCheck(x->col, (size_t)nnz * sizeof *x->col);
+        x->val = reallocCheck(x->val, (size_t)nnz * sizeof *x->val);
+    }
 
     /* scikit-learn's smooth_idf: ln((1 + N) / (1 + df)) + 1 */
     for (int64_t f = 0; f < m->num_features; f++) idf[f] = (float)(log((1.0 + s->n) / (1.0 + df[f])) + 1.0);
