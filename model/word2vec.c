@@ -162,7 +162,7 @@ static int w2v_build_noise(const int64_t *counts, int V, W2VAlias *table) {
     }
     while (ns > 0 && nl > 0) {
         int32_t s = small[--ns], l = large[nl - 1];
-        table[s].prob = (uint32_t)(p[s] * 4294967296.0);
+        table[s].prob = p[s] > 0 ? (uint32_t)(p[s] * 4294967296.0) : 0; /* p[s] in [0, 1) up to rounding */
         table[s].alias = l;
         p[l] -= 1.0 - p[s];
         if (p[l] < 1.0) {
@@ -225,14 +225,27 @@ static inline void w2v_axpy(float *restrict y, float g, const float *restrict x,
     for (; d < D; d++) y[d] += g * x[d];
 }
 
-/* Trains on one subsampled sentence sen[0..n). neu1e is (D) scratch. */
+/* Asks the cache for the D floats at row (a miss on a random row is the main cost). */
+static inline void w2v_prefetch(const float *row, int D) {
+    for (int d = 0; d < D; d += 16) __builtin_prefetch(row + d, 1, 3);
+    __builtin_prefetch(row + D - 1, 1, 3);
+}
+
+/* Trains on one subsampled sentence sen[0..n). Scratch: neu1e is (D), targets is
+ * (negative + 1). Random rows of syn1 are the main cost: the rows of the tweet are
+ * prefetched first, and for each (centre, context) pair the noise words are drawn
+ * before any is used so that their rows are fetched from memory together. */
 W2V_CLONES static void w2v_sentence(const W2VTrainer *tr, const int32_t *sen, int n, float alpha,
-                                    uint64_t *rng, float *restrict neu1e) {
+                                    uint64_t *rng, float *restrict neu1e, int32_t *restrict targets) {
     const int D = tr->D, window = tr->cfg.window, negative = tr->cfg.negative;
     const uint32_t V = (uint32_t)tr->V;
     float *syn0 = tr->syn0, *syn1 = tr->syn1;
     const float *sigmoid = tr->sigmoid;
     const W2VAlias *noise = tr->noise;
+    for (int pos = 0; pos < n; pos++) { // the rows every pair of the tweet uses
+        w2v_prefetch(syn0 + (size_t)sen[pos] * D, D);
+        w2v_prefetch(syn1 + (size_t)sen[pos] * D, D);
+    }
     for (int pos = 0; pos < n; pos++) {
         const int32_t word = sen[pos];
         const int span = window - (int)w2v_below(rng, (uint32_t)window); /* 1..window */
@@ -240,16 +253,19 @@ W2V_CLONES static void w2v_sentence(const W2VTrainer *tr, const int32_t *sen, in
         for (int c = lo; c <= hi; c++) {
             if (c == pos) continue;
             float *restrict l1 = syn0 + (size_t)sen[c] * D;
+            // targets[0] is the centre word (label 1), then the noise words (label 0)
+            int nt = 1;
+            targets[0] = word;
+            for (int k = 0; k < negative; k++) {
+                const int32_t t = w2v_noise(noise, V, rng);
+                if (t == word) continue;
+                targets[nt++] = t;
+                w2v_prefetch(syn1 + (size_t)t * D, D);
+            }
             memset(neu1e, 0, (size_t)D * sizeof *neu1e);
-            for (int k = 0; k <= negative; k++) {
-                int32_t target = word;
-                float label = 1.0f;
-                if (k > 0) {
-                    target = w2v_noise(noise, V, rng);
-                    if (target == word) continue;
-                    label = 0.0f;
-                }
-                float *restrict l2 = syn1 + (size_t)target * D;
+            for (int k = 0; k < nt; k++) {
+                const float label = k == 0 ? 1.0f : 0.0f;
+                float *restrict l2 = syn1 + (size_t)targets[k] * D;
                 const float f = w2v_dot(l1, l2, D);
                 float g;
                 if (f > W2V_MAX_EXP)
@@ -279,6 +295,7 @@ static void *w2v_worker(void *arg) {
     const SeqSet *cs = tr->corpus;
     int32_t *sen = mallocCheck((size_t)(tr->max_len > 0 ? tr->max_len : 1) * sizeof *sen);
     float *neu1e = mallocCheck((size_t)tr->D * sizeof *neu1e);
+    int32_t *targets = mallocCheck((size_t)(tr->cfg.negative + 1) * sizeof *targets);
     int64_t local = 0, synced = 0;
     float alpha = tr->cfg.alpha;
     for (int epoch = 0; epoch < tr->cfg.epochs; epoch++) {
@@ -291,12 +308,13 @@ static void *w2v_worker(void *arg) {
                 alpha = w2v_alpha(tr, done);
             }
             int n = w2v_subsample(cs->ids + cs->off[i], len, tr->keep, &w->rng, sen);
-            if (n >= 2) w2v_sentence(tr, sen, n, alpha, &w->rng, neu1e);
+            if (n >= 2) w2v_sentence(tr, sen, n, alpha, &w->rng, neu1e, targets);
         }
     }
     atomic_fetch_add(&tr->done, local - synced);
     free(sen);
     free(neu1e);
+    free(targets);
     pthread_mutex_lock(&tr->mu);
     tr->finished++;
     pthread_cond_signal(&tr->cv);
