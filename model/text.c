@@ -342,17 +342,15 @@ typedef struct {
     int letters;       /* letters seen (0: a number) */
     int ascii_letters; /* ASCII letters seen (0: nothing for Snowball English) */
     int non_ascii;     /* any character >= 0x80 */
-    int apos;          /* position of the last apostrophe, -1 if none */
 } Word;
 
 /* Scans the word that starts at i into tp->word (lowercase, elongations cut) and
  * returns its end. */
 static size_t scan_word(Scan *sc, size_t i, Word *wd) {
     char *w = sc->tp->word;
-    int wl = 0, run = 0, prev_cl = -1, cut = 0;
+    int wl = 0, run = 0, prev_cl = -1, cut = 0, numsep = 0;
     uint32_t last = 0;
     memset(wd, 0, sizeof *wd);
-    wd->apos = -1;
     size_t p = i;
     while (p < sc->len) {
         size_t nx;
@@ -369,8 +367,9 @@ static size_t scan_word(Scan *sc, size_t i, Word *wd) {
                                                                                       : -1;
             if (inner < 0 || class_at(sc, nx) != inner) break;
             if (c == UTF8_REPLACEMENT) c = '\'';
-            if (c == '\'') wd->apos = wl;
+            numsep |= inner == CL_DIGIT;
         } else if (cl == CL_LETTER) {
+            if (numsep) break; /* "6.20pm": the number ends before the letters */
             c = utf8_tolower(c);
             wd->letters++;
             wd->ascii_letters += c < 0x80;

@@ -2,9 +2,8 @@
  * out, identically at training and serving time.
  *
  * Rules, in the order they apply (TEXT_PIPELINE_VERSION changes with any of them):
- *  1. Bytes are read as UTF-8. Invalid sequences are repaired (each maximal invalid
- *     subpart reads as U+FFFD, which separates words except between two letters,
- *     where it stands for a lost apostrophe: "don\xEF\xBF\xBDt" reads "don't").
+ *  1. Bytes are read as UTF-8. Invalid sequences are repaired: each maximal invalid
+ *     subpart reads as U+FFFD (see utf8.h), which separates words.
  *     Mojibake (UTF-8 once misread as latin-1: "Ã©" for "é") is undone when
  *     TextConfig.fix_mojibake is set. HTML character references (&amp; &lt; &gt;
  *     &quot; &#39; &#x27; ..., see html_entity.h) are decoded once: "&amp;lt;"
@@ -22,7 +21,10 @@
  *  4. Words are maximal runs of letters, digits and combining marks of any script,
  *     with an apostrophe kept between two letters ("it's") and '.', ',' or ':'
  *     kept between two digits ("1,000.5", "10:30"). A word without letters is a
- *     number and becomes TEXT_TOK_NUM. Words are lowercased (ASCII, Latin-1,
+ *     number and becomes TEXT_TOK_NUM ("2nd" and "gr8" are words, but a number
+ *     with '.', ',' or ':' ends before letters: "6.20pm" -> "<num>" "pm"). An
+ *     invalid character between two letters counts as an apostrophe (files that
+ *     lost "’" hold "don\xEF\xBF\xBDt"). Words are lowercased (ASCII, Latin-1,
  *     Latin Extended-A, Vietnamese, Greek, Cyrillic, Armenian), a run of 3 or more
  *     identical characters is cut to 2 ("soooo" -> "soo", "yessss" -> "yess"), and
  *     a word longer than TEXT_MAX_TOKEN_BYTES keeps its first characters that fit.
