@@ -10,15 +10,14 @@
 /* The pointwise kernels use GCC vector extensions (8 floats, one AVX register) and
  * are compiled twice, for AVX2 and for baseline x86-64, picked at load time. Every
  * lane does the same IEEE operations as the scalar code would (no FMA contraction
- * in ISO C mode), so both versions give bit-identical results. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi" /* vectors passed between inlined helpers only */
-#endif
+ * in ISO C mode), so both versions give bit-identical results. The helpers take
+ * vectors by pointer: passing them by value would tie them to a vector ABI. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #define LSTM_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define LSTM_CLONES
 #endif
+#define LSTM_INLINE static inline __attribute__((always_inline))
 
 /* Below this many rows a recurrent product is done row by row with sgemv: OpenBLAS's
  * sgemm repacks W_hh on every call, which dominates for a handful of rows. */
@@ -27,32 +26,34 @@
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
 
-/* Loads m <= 8 floats (the rest zero). */
-static inline v8f v8_load(const float *p, int m) {
-    v8f v = {0};
-    if (m == 8)
-        memcpy(&v, p, sizeof v);
-    else
-        memcpy(&v, p, (size_t)m * sizeof(float));
-    return v;
+/* *v = p[0..m) for m <= 8, the other lanes zero. */
+LSTM_INLINE void v8_load(v8f *v, const float *p, int m) {
+    if (m == 8) {
+        memcpy(v, p, sizeof *v);
+    } else {
+        *v = (v8f){0};
+        memcpy(v, p, (size_t)m * sizeof(float));
+    }
 }
 
-static inline void v8_store(float *p, v8f v, int m) {
+/* p[0..m) = the first m lanes of *v. */
+LSTM_INLINE void v8_store(float *p, const v8f *v, int m) {
     if (m == 8)
-        memcpy(p, &v, sizeof v);
+        memcpy(p, v, sizeof *v);
     else
-        memcpy(p, &v, (size_t)m * sizeof(float));
+        memcpy(p, v, (size_t)m * sizeof(float));
 }
 
-/* tanh as a rational function (odd degree 13 over even degree 6) on the input
- * clamped to +-7.9053 (beyond which tanh rounds to +-1 in float); max error about
- * 4e-7. Branch-free so that it vectorises. */
-static inline v8f v8_tanh(v8f x) {
+/* *x = tanh(*x), as a rational function (odd degree 13 over even degree 6) of the
+ * input clamped to +-7.9053 (beyond which tanh rounds to +-1 in float); max error
+ * about 4e-7. Branch-free so that it vectorises. */
+LSTM_INLINE void v8_tanh(v8f *px) {
     const v8f hi = (v8f){0} + 7.90531110763549805f, lo = -hi;
-    v8i above = x > hi, below = x < lo;
+    v8f x = *px;
+    const v8i above = x > hi, below = x < lo;
     x = (v8f)(((v8i)x & ~above) | ((v8i)hi & above));
     x = (v8f)(((v8i)x & ~below) | ((v8i)lo & below));
-    v8f x2 = x * x;
+    const v8f x2 = x * x;
     v8f p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
     p = x2 * p + -8.60467152213735e-11f;
     p = x2 * p + 5.12229709037114e-08f;
@@ -63,23 +64,33 @@ static inline v8f v8_tanh(v8f x) {
     v8f q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
     q = x2 * q + 2.26843463243900e-03f;
     q = x2 * q + 4.89352518554385e-03f;
-    return p / q;
+    *px = p / q;
 }
 
-/* sigmoid(x) = (1 + tanh(x/2)) / 2 */
-static inline v8f v8_sigmoid(v8f x) { return 0.5f * v8_tanh(0.5f * x) + 0.5f; }
+/* *x = sigmoid(*x) = (1 + tanh(x/2)) / 2 */
+LSTM_INLINE void v8_sigmoid(v8f *x) {
+    *x = 0.5f * *x;
+    v8_tanh(x);
+    *x = 0.5f * *x + 0.5f;
+}
 
 LSTM_CLONES void lstm_tanh(float *x, int n) {
     for (int j = 0; j < n; j += 8) {
-        int m = n - j < 8 ? n - j : 8;
-        v8_store(x + j, v8_tanh(v8_load(x + j, m)), m);
+        const int m = n - j < 8 ? n - j : 8;
+        v8f v;
+        v8_load(&v, x + j, m);
+        v8_tanh(&v);
+        v8_store(x + j, &v, m);
     }
 }
 
 LSTM_CLONES void lstm_sigmoid(float *x, int n) {
     for (int j = 0; j < n; j += 8) {
-        int m = n - j < 8 ? n - j : 8;
-        v8_store(x + j, v8_sigmoid(v8_load(x + j, m)), m);
+        const int m = n - j < 8 ? n - j : 8;
+        v8f v;
+        v8_load(&v, x + j, m);
+        v8_sigmoid(&v);
+        v8_store(x + j, &v, m);
     }
 }
 
@@ -92,17 +103,31 @@ LSTM_CLONES static void lstm_cell_forward(int n, int H, float *gates, const floa
         const float *cp = c_prev ? c_prev + (size_t)r * H : NULL;
         float *cr = c + (size_t)r * H, *hr = h + (size_t)r * H;
         for (int j = 0; j < H; j += 8) {
-            int m = H - j < 8 ? H - j : 8;
-            v8f i = v8_sigmoid(v8_load(gi + j, m)), f = v8_sigmoid(v8_load(gf + j, m));
-            v8f g = v8_tanh(v8_load(gg + j, m)), o = v8_sigmoid(v8_load(go + j, m));
-            v8f cn = i * g;
-            if (cp) cn = f * v8_load(cp + j, m) + cn;
-            v8_store(gi + j, i, m);
-            v8_store(gf + j, f, m);
-            v8_store(gg + j, g, m);
-            v8_store(go + j, o, m);
-            v8_store(cr + j, cn, m);
-            v8_store(hr + j, o * v8_tanh(cn), m);
+            const int m = H - j < 8 ? H - j : 8;
+            v8f i, f, g, o, cn, th;
+            v8_load(&i, gi + j, m);
+            v8_load(&f, gf + j, m);
+            v8_load(&g, gg + j, m);
+            v8_load(&o, go + j, m);
+            v8_sigmoid(&i);
+            v8_sigmoid(&f);
+            v8_tanh(&g);
+            v8_sigmoid(&o);
+            cn = i * g; // c = f * c_prev + i * g
+            if (cp) {
+                v8f cpv;
+                v8_load(&cpv, cp + j, m);
+                cn = f * cpv + cn;
+            }
+            th = cn;
+            v8_tanh(&th);
+            th = o * th; // h = o * tanh(c)
+            v8_store(gi + j, &i, m);
+            v8_store(gf + j, &f, m);
+            v8_store(gg + j, &g, m);
+            v8_store(go + j, &o, m);
+            v8_store(cr + j, &cn, m);
+            v8_store(hr + j, &th, m);
         }
     }
 }
@@ -120,18 +145,32 @@ LSTM_CLONES static void lstm_cell_backward(int n, int H, const float *gates, con
         float *dcr = dc + (size_t)r * H;
         float *di = dgates + (size_t)r * 4 * H, *df = di + H, *dg = di + 2 * H, *dO = di + 3 * H;
         for (int j = 0; j < H; j += 8) {
-            int m = H - j < 8 ? H - j : 8;
-            v8f i = v8_load(gi + j, m), f = v8_load(gf + j, m), g = v8_load(gg + j, m),
-                o = v8_load(go + j, m);
-            v8f dhv = v8_load(dhr + j, m), tc = v8_tanh(v8_load(cr + j, m));
-            v8f dcv = v8_load(dcr + j, m) + dhv * o * (1.0f - tc * tc);
-            v8_store(dO + j, dhv * tc * o * (1.0f - o), m);
-            v8_store(di + j, dcv * g * i * (1.0f - i), m);
-            v8_store(dg + j, dcv * i * (1.0f - g * g), m);
-            v8f dfv = (v8f){0};
-            if (cp) dfv = dcv * v8_load(cp + j, m) * f * (1.0f - f);
-            v8_store(df + j, dfv, m);
-            v8_store(dcr + j, dcv * f, m);
+            const int m = H - j < 8 ? H - j : 8;
+            v8f i, f, g, o, dhv, tc, dcv, out;
+            v8_load(&i, gi + j, m);
+            v8_load(&f, gf + j, m);
+            v8_load(&g, gg + j, m);
+            v8_load(&o, go + j, m);
+            v8_load(&dhv, dhr + j, m);
+            v8_load(&tc, cr + j, m);
+            v8_tanh(&tc);
+            v8_load(&dcv, dcr + j, m);
+            dcv = dcv + dhv * o * (1.0f - tc * tc); // dc_t: from step t+1 and through h_t
+            out = dhv * tc * o * (1.0f - o);        // do, through the sigmoid
+            v8_store(dO + j, &out, m);
+            out = dcv * g * i * (1.0f - i); // di
+            v8_store(di + j, &out, m);
+            out = dcv * i * (1.0f - g * g); // dg, through the tanh
+            v8_store(dg + j, &out, m);
+            out = (v8f){0}; // df = dc * c_prev, zero at the first step
+            if (cp) {
+                v8f cpv;
+                v8_load(&cpv, cp + j, m);
+                out = dcv * cpv * f * (1.0f - f);
+            }
+            v8_store(df + j, &out, m);
+            out = dcv * f; // dc_{t-1}
+            v8_store(dcr + j, &out, m);
         }
     }
 }
@@ -141,8 +180,12 @@ LSTM_CLONES static void lstm_add_rows(int n, int w, const float *src, float *dst
     for (int r = 0; r < n; r++) {
         const float *s = src + (size_t)r * w;
         for (int j = 0; j < w; j += 8) {
-            int m = w - j < 8 ? w - j : 8;
-            v8_store(dst + j, v8_load(dst + j, m) + v8_load(s + j, m), m);
+            const int m = w - j < 8 ? w - j : 8;
+            v8f a, b;
+            v8_load(&a, dst + j, m);
+            v8_load(&b, s + j, m);
+            a = a + b;
+            v8_store(dst + j, &a, m);
         }
     }
 }
