@@ -230,6 +230,8 @@ static int starts_with_ci(const Scan *sc, size_t i, const char *w) {
     return 1;
 }
 
+#define HOST_MAX 253 /* longest DNS name */
+
 /* Top-level domains that make "host.tld/..." a URL without a scheme. */
 static const char *const tlds[] = {"com", "net", "org", "edu", "gov", "info", "biz", "ly", "co", "uk", "us",
                                    "ca",  "de",  "fr",  "io",  "me",  "tv",   "fm",  "gl", "be", "it", "nl",
@@ -265,9 +267,11 @@ static size_t match_url(const Scan *sc, size_t i) {
     if (starts_with_ci(sc, i, "http://") || starts_with_ci(sc, i, "https://") ||
         starts_with_ci(sc, i, "ftp://") || starts_with_ci(sc, i, "www."))
         return url_end(sc, i);
-    /* host.name.tld followed by '/' (or end of word for .com/.net/.org) */
+    /* host.name.tld followed by '/' (or end of word for .com/.net/.org); host names
+     * are at most HOST_MAX bytes, which also keeps this check O(1) per word */
     size_t p = i, label = i, dots = 0;
     while (p < sc->len) {
+        if (p - i > HOST_MAX) return 0;
         int c = sc->s[p];
         if (ascii_alnum(c) || c == '-') {
             p++;

@@ -356,6 +356,32 @@ static void long_text_respects_the_cap(void **state) {
     free(big);
 }
 
+/* Inputs built to make a scanner backtrack: each must be read in linear time (a
+ * quadratic scan of 1 MB would time the test out) and keep the contract. */
+static void pathological_inputs(void **state) {
+    (void)state;
+    static const char *const units[] = {
+        "a.", ":", "&#1",  "\xF0\x9F", "\xE2\x80\x8D", "\xF0\x9F\x98\x80\xE2\x80\x8D", "@", "!?", "<", "^_",
+        "1,", "x", "http", "&amp;",    "\xC3\x83\xC2"};
+    size_t n = 1 << 20;
+    char *big = mallocCheck(n);
+    TextConfig cfg = text_config_default();
+    cfg.max_tokens = TEXT_MAX_TOKENS_CAP;
+    TextPipeline *tp = text_pipeline_new(&cfg);
+    TextTokens t;
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        size_t ul = strlen(units[u]), len = 0;
+        while (len + ul <= n) {
+            memcpy(big + len, units[u], ul);
+            len += ul;
+        }
+        text_tokenize(tp, big, len, &t);
+        check_tokens(&t, TEXT_MAX_TOKENS_CAP);
+    }
+    text_pipeline_free(tp);
+    free(big);
+}
+
 static void special_tokens_are_never_stemmed(void **state) {
     TextPipeline *tp = *state;
     TextTokens t;
@@ -484,6 +510,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(broken_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(non_english, setup, teardown),
         cmocka_unit_test_setup_teardown(long_text_respects_the_cap, setup, teardown),
+        cmocka_unit_test(pathological_inputs),
         cmocka_unit_test_setup_teardown(special_tokens_are_never_stemmed, setup, teardown),
         cmocka_unit_test_setup_teardown(tokens_join_truncates_whole_tokens, setup, teardown),
         cmocka_unit_test(stem_cache_is_invisible),
