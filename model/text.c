@@ -232,7 +232,8 @@ static int starts_with_ci(const Scan *sc, size_t i, const char *w) {
 
 #define HOST_MAX 253 /* longest DNS name */
 
-/* Top-level domains that make "host.tld/..." a URL without a scheme. */
+/* Top-level domains that make "host.tld/..." a URL without a scheme; the first
+ * three also make a bare "host.tld" one. */
 static const char *const tlds[] = {"com", "net", "org", "edu", "gov", "info", "biz", "ly", "co", "uk", "us",
                                    "ca",  "de",  "fr",  "io",  "me",  "tv",   "fm",  "gl", "be", "it", "nl",
                                    "au",  "jp",  "in",  "ru",  "es",  "br",   "cc",  "ws", "to"};
