@@ -114,9 +114,10 @@ static double num(const cJSON *j, const char *k) {
 
 static void each_kind_trains_and_learns(void **state) {
     (void)state;
-    const char *kinds[][3] = {{"tfidf-lr", "tfidf", "--min-count 1"},
-                              {"w2v-dense", "w2vd", "--w2v-dim 16 --dense 8 --min-count 1 --lr 0.03 --w2v-epochs 10"},
-                              {"bilstm", "bilstm", small_bilstm}};
+    const char *kinds[][3] = {
+        {"tfidf-lr", "tfidf", "--min-count 1"},
+        {"w2v-dense", "w2vd", "--w2v-dim 16 --dense 8 --min-count 1 --lr 0.03 --w2v-epochs 10"},
+        {"bilstm", "bilstm", small_bilstm}};
     for (int k = 0; k < 3; k++) {
         cJSON *j = train(kinds[k][0], kinds[k][1], kinds[k][2]);
         assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "model")->valuestring, kinds[k][0]);
