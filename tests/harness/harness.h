@@ -219,8 +219,8 @@ rd_kafka_resp_err_t harness_kafka_send(rd_kafka_t *producer, const char *topic, 
 int harness_kafka_produce(const char *bootstrap, const char *topic, const HarnessRecord *records, size_t n,
                           const char *const *conf, int timeout_ms, char *err, size_t err_len);
 
-/* Reads topic from the beginning of all its partitions with assign() (no group, no
- * commit) and appends the messages to out in arrival order. Stops when `count`
+/* Reads topic from the beginning of all its partitions with assign() (a throw-away
+ * group.id that never joins nor commits) and appends the messages to out in arrival order. Stops when `count`
  * messages have been read, or with count == 0 when every partition has been read to
  * its end. Returns 0 when the stop condition was met, -1 on timeout or error (out
  * keeps what was read; err says why). */

@@ -173,6 +173,10 @@ static void produce_here_consume_in_kcat_and_back(void **state) {
     const char *pargs[] = {"-b", f->broker.bootstrap, "-P", "-t", back, "-K", ":", "-H", "src=kcat", NULL};
     run_kcat(f, pargs, in, out, 15000);
     HarnessMessages got = {0};
+    rc = harness_kafka_consume(f->broker.bootstrap, back, 10, 10000, NULL, &got, err, sizeof err);
+    if (rc) fail_msg("consume 10 of %s: %s", back, err);
+    assert_int_equal(got.n, 10); /* stops at the count */
+    harness_messages_free(&got);
     rc = harness_kafka_consume(f->broker.bootstrap, back, 0, 10000, NULL, &got, err, sizeof err);
     if (rc) fail_msg("consume %s: %s", back, err);
     assert_int_equal(got.n, 50);
