@@ -21,7 +21,7 @@ struct RedisConn {
     RedisConnOptions opt;
     redisContext *ctx; /* NULL while down */
     int healthy;       /* a reply has been read on ctx since it connected */
-    int failures;      /* consecutive failed connection attempts */
+    int failures;      /* consecutive failures: attempts, and connections that never answered */
     double retry_at;   /* monotonic seconds: no attempt before this */
     double down_since; /* monotonic seconds, for the "up again" log line */
     int logged_down;   /* the current outage has been logged */
@@ -313,8 +313,8 @@ static int attempt(RedisConn *c) {
     double now = util_now_s();
     if (connect_once(c, why, sizeof why) == 0) {
         COUNT(c, connects);
-        c->healthy = 0;
-        c->failures = 0;
+        c->healthy = 0; /* failures is reset by the first reply: a server that accepts
+                           connections but never answers keeps backing off */
         atomic_store_explicit(&c->state, REDIS_CONN_UP, memory_order_relaxed);
         return 0;
     }
@@ -401,6 +401,7 @@ redisReply *redis_conn_read(RedisConn *c) {
     }
     if (!c->healthy) {
         c->healthy = 1;
+        c->failures = 0;
         if (c->logged_down) { // the end of an outage: the server answers again
             char secs[32];
             snprintf(secs, sizeof secs, "%.1f", util_now_s() - c->down_since);
@@ -445,3 +446,9 @@ void redis_conn_stats(const RedisConn *c, RedisConnStats *out) {
 }
 
 const char *redis_conn_url(const RedisConn *c) { return c->display; }
+
+int redis_conn_retry_in_ms(const RedisConn *c) {
+    if (c->ctx) return 0;
+    double left = c->retry_at - util_now_s();
+    return left > 0 ? (int)(left * 1000.0 + 0.5) : 0;
+}

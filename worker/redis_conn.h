@@ -111,6 +111,10 @@ void redis_conn_fail(RedisConn *c, const char *why);
 RedisConnState redis_conn_state(const RedisConn *c);
 void redis_conn_stats(const RedisConn *c, RedisConnStats *out);
 
+/* Milliseconds until the next connection attempt while DOWN (0: connected, or the
+ * next acquire() tries at once). For the owning thread only (health details, tests). */
+int redis_conn_retry_in_ms(const RedisConn *c);
+
 /* The URL without its password (stable for the life of c). */
 const char *redis_conn_url(const RedisConn *c);
 
