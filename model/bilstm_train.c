@@ -242,7 +242,7 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
     Rng rng;
     rng_seed(&rng, fit_mix(cfg.seed ^ 0x5EED5EED5EEDULL));
 
-    BilstmHistory local;
+    BilstmHistory local = {0};
     BilstmHistory *h = hist ? hist : &local;
     memset(h, 0, sizeof *h);
     const double t_fit = util_now_s();
@@ -320,6 +320,7 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
         e->val_loss = (float)vl;
         e->val_acc = (float)va;
         e->seconds = (float)(util_now_s() - t_ep);
+        e->train_seconds = (float)ep_train_s;
         const int better = vl < best_loss;
         if (better) {
             best_loss = vl;

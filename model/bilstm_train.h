@@ -20,6 +20,7 @@ typedef struct {
     float train_loss, train_acc; /* over the epoch's batches, as trained (with dropout) */
     float val_loss, val_acc;     /* on the validation set after the epoch (no dropout) */
     float seconds;               /* wall time of the epoch, validation included */
+    float train_seconds;         /* of which in training batches */
 } BilstmEpoch;
 
 typedef struct {
