@@ -109,89 +109,171 @@ static int fit_make_batches(Rng *r, const SeqSet *s, int T, int batch, int *orde
     return nb;
 }
 
-/* ---- data-parallel threads: a fixed crew that meets at two barriers per batch ------ */
+/* ---- data-parallel threads -----------------------------------------------------------
+ * A fixed crew, each thread with its own BilstmWork; the caller is thread 0. One
+ * training step is three phases, each opened and closed by a barrier:
+ *   FIT_GRAD    thread k: forward + backward of slice k of the batch;
+ *   FIT_REDUCE  thread k: over its share of the dense parameters and the embedding
+ *               rows it owns (id % threads == k), sums the slices' gradients in
+ *               slice order, and the squared norm of the result;
+ *   FIT_UPDATE  thread k: clipping and Adam on the same share.
+ * Every sum runs in an order fixed by the data, never by the scheduling. */
+
+typedef enum { FIT_GRAD, FIT_REDUCE, FIT_UPDATE, FIT_STOP } FitPhase;
 
 typedef struct FitCrew FitCrew;
 typedef struct {
     FitCrew *crew;
-    int k; /* slice number */
+    int k;
     BilstmWork *work;
-    double loss;
-    int correct;
+    double loss;  /* FIT_GRAD: sum of the slice's losses */
+    int correct;  /* FIT_GRAD: correct predictions in the slice */
+    double norm2; /* FIT_REDUCE: squared norm of the share's gradient */
+    int *rows;    /* embedding rows owned in this step */
+    int nrows;
 } FitWorker;
 
 struct FitCrew {
-    const BiLSTM *m;
+    BiLSTM *m;
     const SeqSet *s;
+    Adam *adam;
     int threads, slice;
+    size_t demb, ndense; /* the dense parameters: [demb, demb + ndense) */
     pthread_barrier_t go, done;
-    int stop;
-    /* the current batch */
-    const int *idx;
+    FitPhase phase;
+    /* the current step */
+    const int *idx; /* the batch */
     int n;
     uint64_t key;
+    const int *rows; /* embedding rows the batch uses */
+    int nrows;
+    float scale; /* clipping factor */
     FitWorker *w;
     pthread_t *tid;
 };
 
-static void fit_slice(FitWorker *w) {
+static void fit_grad(FitWorker *w) {
     FitCrew *c = w->crew;
     const int lo = w->k * c->slice, hi = lo + c->slice < c->n ? lo + c->slice : c->n;
     w->loss = 0.0;
     w->correct = 0;
     if (hi <= lo) {
-        memset(bilstm_work_grads(w->work), 0, (c->m->nparams - c->m->tensors[1].offset) * sizeof(float));
-        bilstm_work_forward(c->m, w->work, c->s, c->idx, 0, 1, c->key, NULL,
-                            NULL); /* empty: resets the work */
+        memset(bilstm_work_grads(w->work), 0, c->ndense * sizeof(float));
+        bilstm_work_forward(c->m, w->work, c->s, c->idx, 0, 1, c->key, NULL, NULL); /* empty: no tokens */
         return;
     }
     w->loss = bilstm_work_forward(c->m, w->work, c->s, c->idx + lo, hi - lo, 1, c->key, NULL, &w->correct);
     bilstm_work_backward(c->m, w->work, 1.0f / (float)c->n);
 }
 
+/* Thread k's share of the dense parameters. */
+static void fit_share(const FitCrew *c, int k, size_t *lo, size_t *hi) {
+    *lo = c->demb + c->ndense * (size_t)k / (size_t)c->threads;
+    *hi = c->demb + c->ndense * (size_t)(k + 1) / (size_t)c->threads;
+}
+
+static void fit_reduce(FitWorker *w) {
+    FitCrew *c = w->crew;
+    float *grads = c->m->grads;
+    const int E = c->m->cfg.E;
+    size_t lo, hi;
+    fit_share(c, w->k, &lo, &hi);
+    memcpy(grads + lo, bilstm_work_grads(c->w[0].work) + (lo - c->demb), (hi - lo) * sizeof(float));
+    for (int j = 1; j < c->threads; j++) {
+        const float *g = bilstm_work_grads(c->w[j].work) - c->demb;
+        for (size_t i = lo; i < hi; i++) grads[i] += g[i];
+    }
+    double norm2 = 0.0;
+    for (size_t i = lo; i < hi; i++) norm2 += (double)grads[i] * grads[i];
+    w->nrows = 0;
+    for (int r = 0; r < c->nrows; r++) {
+        if (c->rows[r] % c->threads != w->k) continue;
+        w->rows[w->nrows++] = c->rows[r];
+        memset(grads + (size_t)c->rows[r] * E, 0, (size_t)E * sizeof(float));
+    }
+    for (int j = 0; j < c->threads; j++)
+        bilstm_work_embedding_backward(c->w[j].work, grads, w->k, c->threads);
+    for (int r = 0; r < w->nrows; r++) {
+        const float *g = grads + (size_t)w->rows[r] * E;
+        for (int q = 0; q < E; q++) norm2 += (double)g[q] * g[q];
+    }
+    w->norm2 = norm2;
+}
+
+static void fit_update(FitWorker *w) {
+    FitCrew *c = w->crew;
+    float *grads = c->m->grads, *params = c->m->params;
+    const int E = c->m->cfg.E;
+    size_t lo, hi;
+    fit_share(c, w->k, &lo, &hi);
+    if (c->scale != 1.0f) {
+        for (size_t i = lo; i < hi; i++) grads[i] *= c->scale;
+        for (int r = 0; r < w->nrows; r++)
+            for (int q = 0; q < E; q++) grads[(size_t)w->rows[r] * E + q] *= c->scale;
+    }
+    adam_update(c->adam, params, grads, lo, hi - lo);
+    adam_update_rows(c->adam, params, grads, 0, E, w->rows, w->nrows);
+}
+
+static void fit_phase_run(FitWorker *w, FitPhase phase) {
+    if (phase == FIT_GRAD)
+        fit_grad(w);
+    else if (phase == FIT_REDUCE)
+        fit_reduce(w);
+    else if (phase == FIT_UPDATE)
+        fit_update(w);
+}
+
 static void *fit_worker_main(void *arg) {
     FitWorker *w = arg;
     for (;;) {
         pthread_barrier_wait(&w->crew->go);
-        if (w->crew->stop) return NULL;
-        fit_slice(w);
+        const FitPhase phase = w->crew->phase;
+        if (phase == FIT_STOP) return NULL;
+        fit_phase_run(w, phase);
         pthread_barrier_wait(&w->crew->done);
     }
 }
 
-static void fit_crew_start(FitCrew *c, const BiLSTM *m, const SeqSet *s, int threads, int batch) {
+/* Runs one phase on every thread of the crew and returns when all are done. */
+static void fit_crew_phase(FitCrew *c, FitPhase phase) {
+    c->phase = phase;
+    if (c->threads > 1) pthread_barrier_wait(&c->go);
+    fit_phase_run(&c->w[0], phase);
+    if (c->threads > 1) pthread_barrier_wait(&c->done);
+}
+
+static void fit_crew_start(FitCrew *c, BiLSTM *m, const SeqSet *s, Adam *adam, int threads, int batch) {
     memset(c, 0, sizeof *c);
     c->m = m;
     c->s = s;
+    c->adam = adam;
     c->threads = threads;
     c->slice = (batch + threads - 1) / threads;
+    c->demb = m->tensors[1].offset;
+    c->ndense = m->nparams - c->demb;
     c->w = callocCheck((size_t)threads, sizeof *c->w);
     c->tid = callocCheck((size_t)threads, sizeof *c->tid);
     if (pthread_barrier_init(&c->go, NULL, (unsigned)threads) ||
         pthread_barrier_init(&c->done, NULL, (unsigned)threads))
         util_die("bilstm_fit: cannot create barriers");
     for (int k = 0; k < threads; k++) {
-        c->w[k] = (FitWorker){c, k, bilstm_work_new(m, c->slice, 1), 0.0, 0};
-        if (k > 0 && pthread_create(&c->tid[k], NULL, fit_worker_main, &c->w[k]))
-            util_die("bilstm_fit: cannot start thread %d", k);
+        c->w[k] = (FitWorker){.crew = c, .k = k, .work = bilstm_work_new(m, c->slice, 1)};
+        c->w[k].rows = mallocCheck((size_t)batch * m->cfg.T * sizeof(int));
     }
-}
-
-/* Forward + backward of one batch over the crew (the caller runs slice 0). */
-static void fit_crew_run(FitCrew *c, const int *idx, int n, uint64_t key) {
-    c->idx = idx;
-    c->n = n;
-    c->key = key;
-    if (c->threads > 1) pthread_barrier_wait(&c->go);
-    fit_slice(&c->w[0]);
-    if (c->threads > 1) pthread_barrier_wait(&c->done);
+    for (int k = 1; k < threads; k++)
+        if (pthread_create(&c->tid[k], NULL, fit_worker_main, &c->w[k]))
+            util_die("bilstm_fit: cannot start thread %d", k);
 }
 
 static void fit_crew_stop(FitCrew *c) {
-    c->stop = 1;
+    c->phase = FIT_STOP;
     if (c->threads > 1) pthread_barrier_wait(&c->go);
     for (int k = 1; k < c->threads; k++) pthread_join(c->tid[k], NULL);
-    for (int k = 0; k < c->threads; k++) bilstm_work_free(c->w[k].work);
+    for (int k = 0; k < c->threads; k++) {
+        bilstm_work_free(c->w[k].work);
+        free(c->w[k].rows);
+    }
     pthread_barrier_destroy(&c->go);
     pthread_barrier_destroy(&c->done);
     free(c->w);
@@ -215,7 +297,7 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
     if (train->n < 1 || val->n < 1)
         util_die("bilstm_fit: the training and validation sets must not be empty");
     const BilstmConfig cfg = m->cfg;
-    const int n = train->n, T = cfg.T, E = cfg.E;
+    const int n = train->n, T = cfg.T;
     const int batch = cfg.batch < n ? cfg.batch : n;
     const int threads = cfg.threads < batch ? cfg.threads : batch;
     FILE *log = opt && opt->log ? opt->log : stderr;
@@ -224,9 +306,9 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
     m->proj = NULL;
     openblas_set_num_threads(1);
 
-    const size_t nparams = m->nparams, demb = m->tensors[1].offset, ndense = nparams - demb;
+    const size_t nparams = m->nparams;
     if (!m->grads) m->grads = mallocCheck(nparams * sizeof(float));
-    float *grads = m->grads, *best = mallocCheck(nparams * sizeof(float));
+    float *best = mallocCheck(nparams * sizeof(float));
     Adam adam;
     adam_init(&adam, nparams, cfg.lr);
     int *order = mallocCheck((size_t)n * sizeof(int));
@@ -238,7 +320,7 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
     uint8_t *mark = callocCheck((size_t)cfg.V, 1);
     int *rows = mallocCheck((size_t)batch * T * sizeof(int));
     FitCrew crew;
-    fit_crew_start(&crew, m, train, threads, batch);
+    fit_crew_start(&crew, m, train, &adam, threads, batch);
     Rng rng;
     rng_seed(&rng, fit_mix(cfg.seed ^ 0x5EED5EED5EEDULL));
 
@@ -263,46 +345,30 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
         long correct = 0, done = 0;
         for (int b = 0; b < nb; b++) {
             const int *idx = order + bstart[2 * b], bn = bstart[2 * b + 1];
-            fit_crew_run(&crew, idx, bn, fit_mix(cfg.seed + 0x9E3779B97F4A7C15ULL * (uint64_t)++step));
-            // dense gradients: the slices summed in a fixed order
-            memcpy(grads + demb, bilstm_work_grads(crew.w[0].work), ndense * sizeof(float));
-            for (int k = 1; k < threads; k++) {
-                const float *g = bilstm_work_grads(crew.w[k].work);
-                for (size_t i = 0; i < ndense; i++) grads[demb + i] += g[i];
-            }
-            // embedding: zero the rows this batch used, then add each slice's tokens
+            crew.idx = idx;
+            crew.n = bn;
+            crew.key = fit_mix(cfg.seed + 0x9E3779B97F4A7C15ULL * (uint64_t)++step);
+            fit_crew_phase(&crew, FIT_GRAD);
+            // the embedding rows this batch uses (each once)
             int nrows = 0;
             for (int k = 0; k < bn; k++) {
                 const int i = idx[k];
                 const int64_t L = train->off[i + 1] - train->off[i];
                 for (int64_t q = 0; q < (L < T ? L : T); q++) {
                     const int id = train->ids[train->off[i] + q];
-                    if (mark[id]) continue;
-                    mark[id] = 1;
-                    rows[nrows++] = id;
-                    memset(grads + (size_t)id * E, 0, (size_t)E * sizeof(float));
+                    if (!mark[id]) mark[id] = 1, rows[nrows++] = id;
                 }
             }
-            for (int k = 0; k < threads; k++) bilstm_work_embedding_backward(crew.w[k].work, grads);
+            crew.rows = rows;
+            crew.nrows = nrows;
+            fit_crew_phase(&crew, FIT_REDUCE);
             // global-norm clipping over everything this step updates
-            if (cfg.clip > 0.0f) {
-                double norm2 = 0.0;
-                for (size_t i = demb; i < nparams; i++) norm2 += (double)grads[i] * grads[i];
-                for (int r = 0; r < nrows; r++) {
-                    const float *g = grads + (size_t)rows[r] * E;
-                    for (int j = 0; j < E; j++) norm2 += (double)g[j] * g[j];
-                }
-                const double norm = sqrt(norm2);
-                if (norm > cfg.clip) {
-                    const float sc = (float)(cfg.clip / norm);
-                    for (size_t i = demb; i < nparams; i++) grads[i] *= sc;
-                    for (int r = 0; r < nrows; r++)
-                        for (int j = 0; j < E; j++) grads[(size_t)rows[r] * E + j] *= sc;
-                }
-            }
+            double norm2 = 0.0;
+            for (int k = 0; k < threads; k++) norm2 += crew.w[k].norm2;
+            const double norm = sqrt(norm2);
+            crew.scale = cfg.clip > 0.0f && norm > cfg.clip ? (float)(cfg.clip / norm) : 1.0f;
             adam_begin_step(&adam);
-            adam_update(&adam, m->params, grads, demb, ndense);
-            adam_update_rows(&adam, m->params, grads, 0, E, rows, nrows);
+            fit_crew_phase(&crew, FIT_UPDATE);
             for (int r = 0; r < nrows; r++) mark[rows[r]] = 0;
             for (int k = 0; k < threads; k++) loss_sum += crew.w[k].loss, correct += crew.w[k].correct;
             done += bn;
