@@ -77,36 +77,60 @@ static int fit_key_cmp(const void *a, const void *b) {
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-/* Shuffles the tweets, sorts them by length within chunks, cuts the chunks into
- * batches (start offsets into order; batch k is order[start[k] .. start[k+1]) ) and
- * shuffles the batches. Returns the number of batches. */
-static int fit_make_batches(Rng *r, const SeqSet *s, int T, int batch, int *order, FitKey *keys, int *start,
-                            int *perm, int *bstart) {
-    const int n = s->n;
-    for (int i = 0; i < n; i++) order[i] = i;
-    rng_shuffle_int(r, order, (size_t)n);
-    const int chunk = batch * FIT_CHUNK_BATCHES;
+/* One epoch's batches: the k-th batch to train on is order[first[j] .. first[j] +
+ * size[j]) with j = shuffle[k]. */
+typedef struct {
+    int nb;
+    int *order;   /* (n) the tweets */
+    int *first;   /* (max batches) */
+    int *size;    /* (max batches) */
+    int *shuffle; /* (max batches) */
+    FitKey *keys; /* (chunk) scratch */
+} FitBatches;
+
+static void fit_batches_init(FitBatches *fb, int n, int batch) {
+    const int maxb = n / batch + n / (batch * FIT_CHUNK_BATCHES) + 2;
+    fb->nb = 0;
+    fb->order = mallocCheck((size_t)n * sizeof(int));
+    fb->first = mallocCheck((size_t)maxb * sizeof(int));
+    fb->size = mallocCheck((size_t)maxb * sizeof(int));
+    fb->shuffle = mallocCheck((size_t)maxb * sizeof(int));
+    fb->keys = mallocCheck((size_t)batch * FIT_CHUNK_BATCHES * sizeof(FitKey));
+}
+
+static void fit_batches_free(FitBatches *fb) {
+    free(fb->order);
+    free(fb->first);
+    free(fb->size);
+    free(fb->shuffle);
+    free(fb->keys);
+}
+
+/* Shuffles the tweets, sorts them by length within chunks of FIT_CHUNK_BATCHES
+ * batches (so that a batch holds tweets of similar length and its steps stay
+ * full), cuts the chunks into batches and shuffles the batches. */
+static void fit_batches_make(FitBatches *fb, Rng *r, const SeqSet *s, int T, int batch) {
+    const int n = s->n, chunk = batch * FIT_CHUNK_BATCHES;
+    for (int i = 0; i < n; i++) fb->order[i] = i;
+    rng_shuffle_int(r, fb->order, (size_t)n);
     int nb = 0;
     for (int c0 = 0; c0 < n; c0 += chunk) {
         const int cn = n - c0 < chunk ? n - c0 : chunk;
         for (int k = 0; k < cn; k++) {
-            const int i = order[c0 + k];
+            const int i = fb->order[c0 + k];
             const int64_t L = s->off[i + 1] - s->off[i];
-            keys[k] = (FitKey){L < T ? (int)L : T, i};
+            fb->keys[k] = (FitKey){L < T ? (int)L : T, i};
         }
-        qsort(keys, (size_t)cn, sizeof *keys, fit_key_cmp);
-        for (int k = 0; k < cn; k++) order[c0 + k] = keys[k].idx;
-        for (int b0 = 0; b0 < cn; b0 += batch) start[nb++] = c0 + b0;
+        qsort(fb->keys, (size_t)cn, sizeof *fb->keys, fit_key_cmp);
+        for (int k = 0; k < cn; k++) fb->order[c0 + k] = fb->keys[k].idx;
+        for (int b0 = 0; b0 < cn; b0 += batch) {
+            fb->first[nb] = c0 + b0;
+            fb->size[nb++] = cn - b0 < batch ? cn - b0 : batch;
+        }
     }
-    start[nb] = n;
-    // shuffle the batch order: bstart[k] / bstart[k]+len via perm
-    for (int k = 0; k < nb; k++) perm[k] = k;
-    rng_shuffle_int(r, perm, (size_t)nb);
-    for (int k = 0; k < nb; k++) {
-        bstart[2 * k] = start[perm[k]];
-        bstart[2 * k + 1] = start[perm[k] + 1] - start[perm[k]];
-    }
-    return nb;
+    for (int k = 0; k < nb; k++) fb->shuffle[k] = k;
+    rng_shuffle_int(r, fb->shuffle, (size_t)nb);
+    fb->nb = nb;
 }
 
 /* ---- data-parallel threads -----------------------------------------------------------
@@ -289,6 +313,77 @@ static uint64_t fit_mix(uint64_t x) {
     return x ^ (x >> 31);
 }
 
+/* Everything a fit owns besides the model. */
+typedef struct {
+    BiLSTM *m;
+    const SeqSet *train;
+    BilstmConfig cfg;
+    int batch, threads;
+    Adam adam;
+    FitBatches fb;
+    FitCrew crew;
+    Rng rng;
+    uint8_t *mark; /* (V) rows already listed for the current batch */
+    int *rows;     /* (batch*T) embedding rows of the current batch */
+    long step;     /* optimiser steps taken */
+} Fit;
+
+/* One optimiser step on the tweets idx[0..n): adds their losses and correct
+ * predictions to *loss and *correct. */
+static void fit_step(Fit *f, const int *idx, int n, double *loss, long *correct) {
+    FitCrew *c = &f->crew;
+    const SeqSet *s = f->train;
+    const int T = f->cfg.T;
+    c->idx = idx;
+    c->n = n;
+    c->key = fit_mix(f->cfg.seed + 0x9E3779B97F4A7C15ULL * (uint64_t)++f->step);
+    fit_crew_phase(c, FIT_GRAD);
+    // the embedding rows this batch uses, each once
+    int nrows = 0;
+    for (int k = 0; k < n; k++) {
+        const int64_t o = s->off[idx[k]], L = s->off[idx[k] + 1] - o;
+        for (int64_t q = 0; q < (L < T ? L : T); q++) {
+            const int id = s->ids[o + q];
+            if (!f->mark[id]) f->mark[id] = 1, f->rows[nrows++] = id;
+        }
+    }
+    c->rows = f->rows;
+    c->nrows = nrows;
+    fit_crew_phase(c, FIT_REDUCE);
+    // global-norm clipping over everything this step updates
+    double norm2 = 0.0;
+    for (int k = 0; k < f->threads; k++) norm2 += c->w[k].norm2;
+    const double norm = sqrt(norm2);
+    c->scale = f->cfg.clip > 0.0f && norm > f->cfg.clip ? (float)(f->cfg.clip / norm) : 1.0f;
+    adam_begin_step(&f->adam);
+    fit_crew_phase(c, FIT_UPDATE);
+    for (int r = 0; r < nrows; r++) f->mark[f->rows[r]] = 0;
+    for (int k = 0; k < f->threads; k++) *loss += c->w[k].loss, *correct += c->w[k].correct;
+}
+
+/* One pass over the training set; fills the training half of *e. */
+static void fit_epoch(Fit *f, int ep, FILE *log, int quiet, BilstmEpoch *e) {
+    const int n = f->train->n;
+    const double t0 = util_now_s();
+    fit_batches_make(&f->fb, &f->rng, f->train, f->cfg.T, f->batch);
+    char label[32];
+    snprintf(label, sizeof label, "epoch %d/%d", ep + 1, f->cfg.epochs);
+    FitProgress prog;
+    fit_progress_begin(&prog, log, quiet, n, label);
+    double loss = 0.0;
+    long correct = 0, done = 0;
+    for (int k = 0; k < f->fb.nb; k++) {
+        const int j = f->fb.shuffle[k];
+        fit_step(f, f->fb.order + f->fb.first[j], f->fb.size[j], &loss, &correct);
+        done += f->fb.size[j];
+        fit_progress_update(&prog, done);
+    }
+    fit_progress_end(&prog);
+    e->train_loss = (float)(loss / n);
+    e->train_acc = (float)((double)correct / n);
+    e->train_seconds = (float)(util_now_s() - t0);
+}
+
 void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmFitOptions *opt,
                 BilstmHistory *hist) {
     char err[256];
@@ -296,98 +391,49 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
     if (bilstm_seqset_check(m, val, 1, err, sizeof err)) util_die("bilstm_fit: validation set: %s", err);
     if (train->n < 1 || val->n < 1)
         util_die("bilstm_fit: the training and validation sets must not be empty");
-    const BilstmConfig cfg = m->cfg;
-    const int n = train->n, T = cfg.T;
-    const int batch = cfg.batch < n ? cfg.batch : n;
-    const int threads = cfg.threads < batch ? cfg.threads : batch;
     FILE *log = opt && opt->log ? opt->log : stderr;
     const int quiet = opt && opt->quiet;
     free(m->proj); /* serving tables would be stale */
     m->proj = NULL;
     openblas_set_num_threads(1);
 
+    Fit f = {.m = m, .train = train, .cfg = m->cfg};
+    const int n = train->n;
+    f.batch = f.cfg.batch < n ? f.cfg.batch : n;
+    f.threads = f.cfg.threads < f.batch ? f.cfg.threads : f.batch;
     const size_t nparams = m->nparams;
     if (!m->grads) m->grads = mallocCheck(nparams * sizeof(float));
+    adam_init(&f.adam, nparams, f.cfg.lr);
+    fit_batches_init(&f.fb, n, f.batch);
+    fit_crew_start(&f.crew, m, train, &f.adam, f.threads, f.batch);
+    rng_seed(&f.rng, fit_mix(f.cfg.seed ^ 0x5EED5EED5EEDULL));
+    f.mark = callocCheck((size_t)f.cfg.V, 1);
+    f.rows = mallocCheck((size_t)f.batch * f.cfg.T * sizeof(int));
+    // the best weights so far (the initial ones until an epoch has a finite val loss)
     float *best = mallocCheck(nparams * sizeof(float));
-    Adam adam;
-    adam_init(&adam, nparams, cfg.lr);
-    int *order = mallocCheck((size_t)n * sizeof(int));
-    FitKey *keys = mallocCheck((size_t)batch * FIT_CHUNK_BATCHES * sizeof(FitKey));
-    const int maxb = n / batch + n / (batch * FIT_CHUNK_BATCHES) + 2;
-    int *start = mallocCheck((size_t)(maxb + 1) * sizeof(int)),
-        *perm = mallocCheck((size_t)maxb * sizeof(int));
-    int *bstart = mallocCheck((size_t)maxb * 2 * sizeof(int));
-    uint8_t *mark = callocCheck((size_t)cfg.V, 1);
-    int *rows = mallocCheck((size_t)batch * T * sizeof(int));
-    FitCrew crew;
-    fit_crew_start(&crew, m, train, &adam, threads, batch);
-    Rng rng;
-    rng_seed(&rng, fit_mix(cfg.seed ^ 0x5EED5EED5EEDULL));
+    memcpy(best, m->params, nparams * sizeof(float));
 
     BilstmHistory local = {0};
     BilstmHistory *h = hist ? hist : &local;
     memset(h, 0, sizeof *h);
+    h->best = -1;
     const double t_fit = util_now_s();
     double best_loss = INFINITY, t_train = 0.0;
-    long trained = 0, step = 0;
     int wait = 0;
     if (!quiet)
         fprintf(log, "bilstm: %d tweets, %d validation, %d threads, batch %d, %zu parameters\n", n, val->n,
-                threads, batch, nparams);
-    for (int ep = 0; ep < cfg.epochs; ep++) {
+                f.threads, f.batch, nparams);
+    for (int ep = 0; ep < f.cfg.epochs; ep++) {
         const double t_ep = util_now_s();
-        const int nb = fit_make_batches(&rng, train, T, batch, order, keys, start, perm, bstart);
-        char label[32];
-        snprintf(label, sizeof label, "epoch %d/%d", ep + 1, cfg.epochs);
-        FitProgress prog;
-        fit_progress_begin(&prog, log, quiet, n, label);
-        double loss_sum = 0.0;
-        long correct = 0, done = 0;
-        for (int b = 0; b < nb; b++) {
-            const int *idx = order + bstart[2 * b], bn = bstart[2 * b + 1];
-            crew.idx = idx;
-            crew.n = bn;
-            crew.key = fit_mix(cfg.seed + 0x9E3779B97F4A7C15ULL * (uint64_t)++step);
-            fit_crew_phase(&crew, FIT_GRAD);
-            // the embedding rows this batch uses (each once)
-            int nrows = 0;
-            for (int k = 0; k < bn; k++) {
-                const int i = idx[k];
-                const int64_t L = train->off[i + 1] - train->off[i];
-                for (int64_t q = 0; q < (L < T ? L : T); q++) {
-                    const int id = train->ids[train->off[i] + q];
-                    if (!mark[id]) mark[id] = 1, rows[nrows++] = id;
-                }
-            }
-            crew.rows = rows;
-            crew.nrows = nrows;
-            fit_crew_phase(&crew, FIT_REDUCE);
-            // global-norm clipping over everything this step updates
-            double norm2 = 0.0;
-            for (int k = 0; k < threads; k++) norm2 += crew.w[k].norm2;
-            const double norm = sqrt(norm2);
-            crew.scale = cfg.clip > 0.0f && norm > cfg.clip ? (float)(cfg.clip / norm) : 1.0f;
-            adam_begin_step(&adam);
-            fit_crew_phase(&crew, FIT_UPDATE);
-            for (int r = 0; r < nrows; r++) mark[rows[r]] = 0;
-            for (int k = 0; k < threads; k++) loss_sum += crew.w[k].loss, correct += crew.w[k].correct;
-            done += bn;
-            fit_progress_update(&prog, done);
-        }
-        fit_progress_end(&prog);
-        const double ep_train_s = util_now_s() - t_ep;
-        t_train += ep_train_s;
-        trained += n;
-        double vl, va;
-        bilstm_score(m, val, threads, NULL, &vl, &va);
         BilstmEpoch *e = &h->epoch[h->n++];
-        e->train_loss = (float)(loss_sum / n);
-        e->train_acc = (float)((double)correct / n);
+        fit_epoch(&f, ep, log, quiet, e);
+        t_train += e->train_seconds;
+        double vl, va;
+        bilstm_score(m, val, f.threads, NULL, &vl, &va);
         e->val_loss = (float)vl;
         e->val_acc = (float)va;
         e->seconds = (float)(util_now_s() - t_ep);
-        e->train_seconds = (float)ep_train_s;
-        const int better = vl < best_loss;
+        const int better = vl < best_loss; /* false for NaN */
         if (better) {
             best_loss = vl;
             h->best = ep;
@@ -398,28 +444,24 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
             fprintf(
                 log,
                 "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.1f s  %.0f tweets/s%s\n",
-                ep + 1, cfg.epochs, e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->seconds,
-                ep_train_s > 0 ? n / ep_train_s : 0.0, better ? "  *" : "");
-        if (!better && ++wait >= cfg.patience) {
-            h->stopped_early = ep + 1 < cfg.epochs;
+                ep + 1, f.cfg.epochs, e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->seconds,
+                e->train_seconds > 0 ? n / e->train_seconds : 0.0, better ? "  *" : "");
+        if (!better && ++wait >= f.cfg.patience) {
+            h->stopped_early = ep + 1 < f.cfg.epochs;
             break;
         }
     }
     memcpy(m->params, best, nparams * sizeof(float));
     h->seconds = util_now_s() - t_fit;
-    h->tweets_per_s = t_train > 0 ? trained / t_train : 0.0;
+    h->tweets_per_s = t_train > 0 ? (double)n * h->n / t_train : 0.0;
     if (!quiet)
         fprintf(log, "bilstm: kept epoch %d (val loss %.4f)%s, %.1f s\n", h->best + 1, best_loss,
                 h->stopped_early ? ", stopped early" : "", h->seconds);
 
-    fit_crew_stop(&crew);
-    adam_free(&adam);
+    fit_crew_stop(&f.crew);
+    fit_batches_free(&f.fb);
+    adam_free(&f.adam);
+    free(f.mark);
+    free(f.rows);
     free(best);
-    free(order);
-    free(keys);
-    free(start);
-    free(perm);
-    free(bstart);
-    free(mark);
-    free(rows);
 }
