@@ -6,64 +6,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "model/adam.h"
 #include "model/bilstm_internal.h"
+#include "model/progress.h"
 #include "model/util.h"
 
 #define FIT_CHUNK_BATCHES 32 /* tweets are sorted by length within chunks of this many batches */
-
-/* ---- progress: a live bar on a terminal, plain lines elsewhere ----------------------
- * (minimal and private; a shared progress module may replace it) */
-typedef struct {
-    FILE *out;
-    int tty, quiet;
-    long total, done;
-    double start, last;
-    int last_decile;
-    char label[32];
-} FitProgress;
-
-static void fit_progress_begin(FitProgress *p, FILE *out, int quiet, long total, const char *label) {
-    p->out = out;
-    p->quiet = quiet;
-    p->tty = isatty(fileno(out));
-    p->total = total;
-    p->done = 0;
-    p->start = p->last = util_now_s();
-    p->last_decile = 0;
-    snprintf(p->label, sizeof p->label, "%s", label);
-}
-
-static void fit_progress_update(FitProgress *p, long done) {
-    p->done = done;
-    if (p->quiet) return;
-    const double now = util_now_s(), el = now - p->start;
-    const double rate = el > 0 ? done / el : 0, eta = rate > 0 ? (p->total - done) / rate : 0;
-    if (p->tty) {
-        if (now - p->last < 0.2 && done < p->total) return;
-        const int width = 30, fill = (int)((double)width * done / (p->total > 0 ? p->total : 1));
-        char bar[64];
-        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-        bar[width] = 0;
-        fprintf(p->out, "\r%s [%s] %3d%% %ld/%ld  %.0f tweets/s  ETA %d:%02d ", p->label, bar,
-                (int)(100.0 * done / (p->total > 0 ? p->total : 1)), done, p->total, rate, (int)eta / 60,
-                (int)eta % 60);
-        fflush(p->out);
-    } else {
-        const int decile = (int)(10.0 * done / (p->total > 0 ? p->total : 1));
-        if (decile <= p->last_decile || decile >= 10) return;
-        p->last_decile = decile;
-        fprintf(p->out, "%s %d%% %ld/%ld  %.0f tweets/s  ETA %d:%02d\n", p->label, decile * 10, done,
-                p->total, rate, (int)eta / 60, (int)eta % 60);
-    }
-    p->last = now;
-}
-
-static void fit_progress_end(FitProgress *p) {
-    if (!p->quiet && p->tty) fprintf(p->out, "\r\033[K");
-}
 
 /* ---- batches bucketed by length ------------------------------------------------------ */
 
@@ -368,17 +317,18 @@ static void fit_epoch(Fit *f, int ep, FILE *log, int quiet, BilstmEpoch *e) {
     fit_batches_make(&f->fb, &f->rng, f->train, f->cfg.T, f->batch);
     char label[32];
     snprintf(label, sizeof label, "epoch %d/%d", ep + 1, f->cfg.epochs);
-    FitProgress prog;
-    fit_progress_begin(&prog, log, quiet, n, label);
+    Progress prog;
+    progress_start_to(&prog, log, label, n);
+    prog.quiet = quiet;
     double loss = 0.0;
     long correct = 0, done = 0;
     for (int k = 0; k < f->fb.nb; k++) {
         const int j = f->fb.shuffle[k];
         fit_step(f, f->fb.order + f->fb.first[j], f->fb.size[j], &loss, &correct);
         done += f->fb.size[j];
-        fit_progress_update(&prog, done);
+        progress_update(&prog, done);
     }
-    fit_progress_end(&prog);
+    progress_finish(&prog);
     e->train_loss = (float)(loss / n);
     e->train_acc = (float)((double)correct / n);
     e->train_seconds = (float)(util_now_s() - t0);
