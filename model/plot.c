@@ -653,23 +653,45 @@ static int png_paeth(int a, int b, int c) {
     return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
-/* Filters every row with the filter (None, Sub, Up, Average, Paeth) whose output has
- * the smallest sum of absolute signed bytes, the usual heuristic. raw is (h, 1 + 3w). */
-static void png_filter(const Canvas *c, uint8_t *raw, uint8_t *trial) {
+/* Row y filtered with PNG filter f (0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth) into
+ * t; returns the sum of its bytes read as signed, the usual cost heuristic. */
+static long png_filter_row(const uint8_t *row, const uint8_t *up, size_t n, int f, uint8_t *t) {
+    const uint8_t *left = row - 3; /* valid from i = 3 */
+    switch (f) {
+    case 0:
+        memcpy(t, row, n);
+        break;
+    case 1:
+        memcpy(t, row, 3);
+        for (size_t i = 3; i < n; i++) t[i] = (uint8_t)(row[i] - left[i]);
+        break;
+    case 2:
+        for (size_t i = 0; i < n; i++) t[i] = (uint8_t)(row[i] - up[i]);
+        break;
+    case 3:
+        for (size_t i = 0; i < 3; i++) t[i] = (uint8_t)(row[i] - up[i] / 2);
+        for (size_t i = 3; i < n; i++) t[i] = (uint8_t)(row[i] - (left[i] + up[i]) / 2);
+        break;
+    default:
+        for (size_t i = 0; i < 3; i++) t[i] = (uint8_t)(row[i] - png_paeth(0, up[i], 0));
+        for (size_t i = 3; i < n; i++) t[i] = (uint8_t)(row[i] - png_paeth(left[i], up[i], up[i - 3]));
+        break;
+    }
+    long cost = 0;
+    for (size_t i = 0; i < n; i++) cost += t[i] < 128 ? t[i] : 256 - t[i];
+    return cost;
+}
+
+/* Filters every row with the filter whose output costs least (png_filter_row). The
+ * first row is filtered against a row of zeros. raw is (h, 1 + 3w). */
+static void png_filter(const Canvas *c, uint8_t *raw, uint8_t *trial, const uint8_t *zeros) {
     const size_t stride = (size_t)c->w * 3;
     for (int y = 0; y < c->h; y++) {
-        const uint8_t *row = c->rgb + (size_t)y * stride, *up = y ? row - stride : NULL;
+        const uint8_t *row = c->rgb + (size_t)y * stride, *up = y ? row - stride : zeros;
         long best_cost = -1;
         int best = 0;
         for (int f = 0; f < 5; f++) {
-            uint8_t *t = trial + (size_t)f * stride;
-            long cost = 0;
-            for (size_t i = 0; i < stride; i++) {
-                int a = i >= 3 ? row[i - 3] : 0, b = up ? up[i] : 0, cc = i >= 3 && up ? up[i - 3] : 0;
-                int pred = f == 0 ? 0 : f == 1 ? a : f == 2 ? b : f == 3 ? (a + b) / 2 : png_paeth(a, b, cc);
-                t[i] = (uint8_t)(row[i] - pred);
-                cost += t[i] < 128 ? t[i] : 256 - t[i];
-            }
+            long cost = png_filter_row(row, up, stride, f, trial + (size_t)f * stride);
             if (best_cost < 0 || cost < best_cost) {
                 best_cost = cost;
                 best = f;
@@ -685,14 +707,14 @@ static void png_filter(const Canvas *c, uint8_t *raw, uint8_t *trial) {
 static int png_encode(const Canvas *c, uint8_t **out, size_t *out_len, char *err, size_t errlen) {
     const size_t stride = (size_t)c->w * 3, raw_len = (stride + 1) * (size_t)c->h;
     uLongf zlen = compressBound((uLong)raw_len);
-    uint8_t *raw = malloc(raw_len), *trial = malloc(5 * stride);
+    uint8_t *raw = malloc(raw_len), *trial = malloc(5 * stride), *zeros = calloc(stride, 1);
     uint8_t *buf = malloc(8 + 25 + 12 + (size_t)zlen + 12);
     int rc = 0;
-    if (!raw || !trial || !buf) {
+    if (!raw || !trial || !zeros || !buf) {
         rc = plot_error(err, errlen, "plot: out of memory for a %dx%d image", c->w, c->h);
         goto done;
     }
-    png_filter(c, raw, trial);
+    png_filter(c, raw, trial, zeros);
     static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     memcpy(buf, signature, 8);
     size_t n = 8;
@@ -723,6 +745,7 @@ static int png_encode(const Canvas *c, uint8_t **out, size_t *out_len, char *err
 done:
     free(raw);
     free(trial);
+    free(zeros);
     free(buf);
     return rc;
 }

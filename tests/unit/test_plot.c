@@ -87,8 +87,9 @@ static Image png_read(const char *path) {
             assert_int_equal(data[11], 0); /* adaptive filters */
             assert_int_equal(data[12], 0); /* not interlaced */
         } else if (memcmp(type, "IDAT", 4) == 0) {
-            idat = realloc(idat, idat_len + n);
-            assert_non_null(idat);
+            uint8_t *grown = realloc(idat, idat_len + n);
+            assert_non_null(grown);
+            idat = grown;
             memcpy(idat + idat_len, data, n);
             idat_len += n;
         } else if (memcmp(type, "IEND", 4) == 0) {
@@ -210,8 +211,12 @@ typedef struct {
 
 static int setup(void **state) {
     Fix *f = calloc(1, sizeof *f);
+    if (!f) return -1;
     snprintf(f->dir, sizeof f->dir, "/tmp/test_plot.XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
     snprintf(f->path, sizeof f->path, "%s/chart.png", f->dir);
     *state = f;
     return 0;
