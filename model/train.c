@@ -211,7 +211,7 @@ static void train_plot_curves(const cJSON *header, const char *kind, int n_train
     c.best_epoch = kind_json_int(cJSON_GetObjectItemCaseSensitive(header, "hyper"), "best_epoch", 0);
     if (plot_learning_curves(path, &c, err, sizeof err))
         fprintf(stderr, "warning: %s\n", err);
-    else
+    else if (!quiet)
         fprintf(stderr, "learning curves: %s\n", path);
     free(f);
 }
