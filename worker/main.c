@@ -16,6 +16,8 @@ static const Command commands[] = {
     {"evaluate", cli_evaluate, "metrics of a model on a data file (one JSON line)"},
     {"predict", cli_predict, "score texts given as arguments or stdin lines (JSON lines)"},
     {"tokens", cli_tokens, "print the tokens the model sees for each stdin line"},
+    {"report", cli_report, "summary of the last hours for people, read from Redis"},
+    {"feedback", cli_feedback, "feedback export: corrected tweets as a label,text CSV"},
     {"tail", cli_tail, "live coloured view of the scored and alert topics"},
 };
 
