@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "consumers/utf8.h"
+#include "model/utf8.h"
 
 static const char *const reasons[] = {
     [TWEET_OK] = "ok",
@@ -23,8 +23,8 @@ const char *tweet_reason(TweetStatus s) {
     return (unsigned)s < sizeof reasons / sizeof reasons[0] ? reasons[s] : "unknown";
 }
 
-/* id (<= TWEET_ID_MAX) + NUL + repaired text (<= 3 * len) + NUL */
-size_t tweet_decode_bound(size_t len) { return TWEET_ID_MAX + 1 + 3 * len + 1; }
+/* id (<= TWEET_ID_MAX) + NUL + repaired text with its NUL */
+size_t tweet_decode_bound(size_t len) { return TWEET_ID_MAX + 1 + UTF8_REPAIR_MAX(len); }
 
 static int is_json_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -107,7 +107,7 @@ TweetStatus tweet_decode(const void *payload, size_t len, size_t max_bytes, Twee
             out->id = buf;
             char *t = buf + out->id_len + 1;
             out->text = t;
-            out->text_len = utf8_repair(s, n, t, &out->repaired);
+            out->text_len = utf8_repair(s, n, t, UTF8_REPAIR_MAX(n), UTF8_REPAIR_REPLACE, &out->repaired);
         }
     }
     cJSON_Delete(root);

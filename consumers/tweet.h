@@ -18,8 +18,8 @@
  *   empty_text    text of whitespace only
  *   invalid_utf8  what cannot be repaired: an id that is not valid UTF-8, or a payload
  *                 in UTF-16/UTF-32 (a UTF-16/32 byte-order mark or NUL bytes)
- * Invalid UTF-8 inside the text is repaired (each bad byte becomes U+FFFD) and
- * counted, not rejected. A UTF-8 byte-order mark is skipped. */
+ * Invalid UTF-8 inside the text is repaired (each maximal invalid subpart becomes
+ * U+FFFD, see model/utf8.h) and counted, not rejected. A UTF-8 byte-order mark is skipped. */
 #ifndef BUZZRADAR_TWEET_H
 #define BUZZRADAR_TWEET_H
 
@@ -44,7 +44,7 @@ typedef struct {
     size_t id_len;
     const char *text;
     size_t text_len;
-    size_t repaired; /* bytes of the text replaced by U+FFFD */
+    size_t repaired; /* invalid units of the text replaced by U+FFFD */
 } Tweet;
 
 /* The reason code of a status ("too_large", ...; "ok" for TWEET_OK). */

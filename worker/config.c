@@ -39,7 +39,8 @@ static const Option options[] = {
     {"topic-feedback", "BUZZRADAR_TOPIC_FEEDBACK", OPT_STR, F(topic_feedback), 0, 0, "NAME", "feedback in"},
     {"topic-alerts", "BUZZRADAR_TOPIC_ALERTS", OPT_STR, F(topic_alerts), 0, 0, "NAME", "alerts out"},
     {"topic-dlq", "BUZZRADAR_TOPIC_DLQ", OPT_STR, F(topic_dlq), 0, 0, "NAME", "dead letters out"},
-    {"model", "BUZZRADAR_MODEL", OPT_STR, F(model), 0, 0, "FILE", "model file"},
+    {"model", "BUZZRADAR_MODEL", OPT_STR, F(model), 0, 0, "FILE",
+     "model file (default model/pretrained/bilstm.model)"},
     {"threads", "BUZZRADAR_THREADS", OPT_INT, F(threads), 1, 256, "N", "inference threads"},
     {"batch-max", "BUZZRADAR_BATCH_MAX", OPT_INT, F(batch_max), 1, 4096, "N", "tweets per model batch"},
     {"batch-wait-ms", "BUZZRADAR_BATCH_WAIT_MS", OPT_INT, F(batch_wait_ms), 0, 10000, "MS",
@@ -79,7 +80,6 @@ static void set_defaults(WorkerConfig *c) {
     c->topic_feedback = strdupCheck("tweets.feedback");
     c->topic_alerts = strdupCheck("buzz.alerts");
     c->topic_dlq = strdupCheck("tweets.dlq");
-    c->model = strdupCheck("model/pretrained/bilstm.model");
     c->threads = default_threads();
     c->batch_max = 64;
     c->batch_wait_ms = 5;
@@ -296,44 +296,67 @@ void config_usage(FILE *out) {
     config_free(&d);
 }
 
+/* librdkafka properties: defaults (a -X property may change them) and requirements of
+ * the delivery guarantees (a -X property may not), per client. */
+typedef struct {
+    KafkaScope scope;
+    const char *key, *value;
+} KafkaDefault;
+
+static const KafkaDefault kafka_defaults[] = {
+    {KAFKA_CONSUMER, "auto.offset.reset", "earliest"}, /* a new group reads what is already there */
+    {KAFKA_CONSUMER, "enable.partition.eof", "false"},
+    {KAFKA_CONSUMER, "enable.auto.commit", "true"}, /* commits what the pipeline stored */
+    {KAFKA_PRODUCER, "message.timeout.ms", "0"},    /* retry until delivered: no loss */
+    {KAFKA_PRODUCER, "linger.ms", "5"},
+};
+
+static const KafkaDefault kafka_required[] = {
+    {KAFKA_CONSUMER, "enable.auto.offset.store", "false"}, /* only acknowledged work is stored */
+    {KAFKA_PRODUCER, "enable.idempotence", "true"},
+    {KAFKA_PRODUCER, "acks", "all"},
+};
+
+static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, const char *what, char *err,
+                    size_t errlen) {
+    char rkerr[256];
+    if (rd_kafka_conf_set(conf, key, value, rkerr, sizeof rkerr) == RD_KAFKA_CONF_OK) return 0;
+    errorf(err, errlen, "%s%s=%s: %s", what, key, value, rkerr);
+    return -1;
+}
+
 rd_kafka_conf_t *config_kafka_conf(const WorkerConfig *c, KafkaScope scope, const char *bootstrap, char *err,
                                    size_t errlen) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char rkerr[256];
     const char *servers = c->brokers ? c->brokers : bootstrap;
-    if ((servers && rd_kafka_conf_set(conf, "bootstrap.servers", servers, rkerr, sizeof rkerr)) ||
-        rd_kafka_conf_set(conf, "client.id", "buzzradar", rkerr, sizeof rkerr)) {
-        errorf(err, errlen, "%s", rkerr);
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
+    if ((servers && conf_set(conf, "bootstrap.servers", servers, "", err, errlen)) ||
+        conf_set(conf, "client.id", "buzzradar", "", err, errlen))
+        goto fail;
+    for (size_t i = 0; i < sizeof kafka_defaults / sizeof kafka_defaults[0]; i++)
+        if (kafka_defaults[i].scope == scope &&
+            conf_set(conf, kafka_defaults[i].key, kafka_defaults[i].value, "", err, errlen))
+            goto fail;
     for (int i = 0; i < c->nkafka; i++) {
         const KafkaProp *p = &c->kafka[i];
         if (p->scope != KAFKA_BOTH && p->scope != scope) continue;
-        if (rd_kafka_conf_set(conf, p->key, p->value, rkerr, sizeof rkerr) != RD_KAFKA_CONF_OK) {
-            errorf(err, errlen, "-X %s=%s: %s", p->key, p->value, rkerr);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
+        int required = scope == KAFKA_CONSUMER && !strcmp(p->key, "group.id");
+        for (size_t k = 0; k < sizeof kafka_required / sizeof kafka_required[0]; k++)
+            required |= kafka_required[k].scope == scope && !strcmp(kafka_required[k].key, p->key);
+        if (required) {
+            const char *kv[] = {"property", p->key, "given", p->value, NULL};
+            log_event(LOG_WARN, "config_ignored", kv, "-X %s=%s ignored: the delivery guarantees set it",
+                      p->key, p->value);
+            continue;
         }
+        if (conf_set(conf, p->key, p->value, "-X ", err, errlen)) goto fail;
     }
+    for (size_t i = 0; i < sizeof kafka_required / sizeof kafka_required[0]; i++)
+        if (kafka_required[i].scope == scope &&
+            conf_set(conf, kafka_required[i].key, kafka_required[i].value, "", err, errlen))
+            goto fail;
+    if (scope == KAFKA_CONSUMER && conf_set(conf, "group.id", c->group, "", err, errlen)) goto fail;
     return conf;
-}
-
-int config_kafka_require(rd_kafka_conf_t *conf, const WorkerConfig *c, KafkaScope scope, const char *key,
-                         const char *value, char *err, size_t errlen) {
-    for (int i = 0; i < c->nkafka; i++) {
-        const KafkaProp *p = &c->kafka[i];
-        if ((p->scope == KAFKA_BOTH || p->scope == scope) && !strcmp(p->key, key) &&
-            strcmp(p->value, value)) {
-            const char *kv[] = {"property", key, "given", p->value, "used", value, NULL};
-            log_event(LOG_WARN, "config_overridden", kv,
-                      "-X %s=%s ignored: the delivery guarantees need %s=%s", key, p->value, key, value);
-        }
-    }
-    char rkerr[256];
-    if (rd_kafka_conf_set(conf, key, value, rkerr, sizeof rkerr) != RD_KAFKA_CONF_OK) {
-        errorf(err, errlen, "%s=%s: %s", key, value, rkerr);
-        return -1;
-    }
-    return 0;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
 }

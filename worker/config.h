@@ -34,7 +34,7 @@ typedef struct {
     KafkaProp *kafka; /* -X properties, in command-line order (nkafka) */
     int nkafka;
     /* model and pipeline */
-    char *model;
+    char *model;           /* NULL: $BUZZRADAR_MODEL, else the shipped model */
     int threads;           /* inference threads */
     int batch_max;         /* tweets per model batch */
     int batch_wait_ms;     /* longest wait for a batch to fill */
@@ -64,16 +64,15 @@ void config_free(WorkerConfig *c);
 /* Prints the flags, their environment variables and defaults. */
 void config_usage(FILE *out);
 
-/* A new librdkafka configuration for one client: bootstrap.servers (unless embedded:
- * then `bootstrap` is used), client.id, and the -X properties of this scope, in
- * order. Returns NULL with a message naming the property when librdkafka refuses
- * one. */
+/* A new librdkafka configuration for one client, in this order: bootstrap.servers
+ * (c->brokers, or `bootstrap` when embedded), client.id and the project's defaults
+ * for this client (see the table in config.c), the -X properties of this scope, and
+ * last the properties the delivery guarantees need (the consumer's group.id from
+ * --group and enable.auto.offset.store=false; the producer's enable.idempotence=true
+ * and acks=all): a -X property that tries to change one of those is ignored with a
+ * warning in the log. Returns NULL with a message naming the property when
+ * librdkafka refuses one. */
 rd_kafka_conf_t *config_kafka_conf(const WorkerConfig *c, KafkaScope scope, const char *bootstrap, char *err,
                                    size_t errlen);
-
-/* Sets one librdkafka property that the delivery guarantees depend on, warning in
- * the log when a -X property tried to set it otherwise. Returns 0, or -1 with err. */
-int config_kafka_require(rd_kafka_conf_t *conf, const WorkerConfig *c, KafkaScope scope, const char *key,
-                         const char *value, char *err, size_t errlen);
 
 #endif

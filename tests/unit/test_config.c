@@ -32,7 +32,7 @@ static void defaults(void **state) {
     assert_string_equal(c.topic_feedback, "tweets.feedback");
     assert_string_equal(c.topic_alerts, "buzz.alerts");
     assert_string_equal(c.topic_dlq, "tweets.dlq");
-    assert_string_equal(c.model, "model/pretrained/bilstm.model");
+    assert_null(c.model); /* resolved later: $BUZZRADAR_MODEL or the shipped model */
     assert_string_equal(c.http, "127.0.0.1:8080");
     assert_true(c.threads >= 1 && c.threads <= 8);
     assert_int_equal(c.batch_max, 64);
@@ -122,12 +122,41 @@ static void kafka_properties_pass_through(void **state) {
     n = sizeof v;
     assert_int_equal(rd_kafka_conf_get(p, "fetch.wait.max.ms", v, &n), RD_KAFKA_CONF_OK);
     assert_string_not_equal(v, "50"); /* a consumer property: not given to the producer */
-    /* the delivery guarantees win over -X */
-    assert_int_equal(config_kafka_require(p, &c, KAFKA_PRODUCER, "acks", "all", err, sizeof err), 0);
+    n = sizeof v;
+    assert_int_equal(rd_kafka_conf_get(p, "enable.idempotence", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "true");
+    rd_kafka_conf_destroy(p);
+    config_free(&c);
+
+    /* the delivery guarantees win over -X; other defaults can be changed */
+    assert_int_equal(
+        parse(&c,
+              ARGC("--brokers", "b:1", "--group", "g1", "-X", "acks=1", "-X", "group.id=other", "-X",
+                   "enable.auto.offset.store=true", "-X", "consumer.auto.offset.reset=latest"),
+              ARGV("--brokers", "b:1", "--group", "g1", "-X", "acks=1", "-X", "group.id=other", "-X",
+                   "enable.auto.offset.store=true", "-X", "consumer.auto.offset.reset=latest"),
+              NULL, err),
+        0);
+    p = config_kafka_conf(&c, KAFKA_PRODUCER, NULL, err, sizeof err);
     n = sizeof v;
     assert_int_equal(rd_kafka_conf_get(p, "acks", v, &n), RD_KAFKA_CONF_OK);
     assert_string_equal(v, "-1");
+    n = sizeof v;
+    assert_int_equal(rd_kafka_conf_get(p, "message.timeout.ms", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "0"); /* retried until delivered */
     rd_kafka_conf_destroy(p);
+    rd_kafka_conf_t *k = config_kafka_conf(&c, KAFKA_CONSUMER, NULL, err, sizeof err);
+    assert_non_null(k);
+    n = sizeof v;
+    assert_int_equal(rd_kafka_conf_get(k, "group.id", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "g1");
+    n = sizeof v;
+    assert_int_equal(rd_kafka_conf_get(k, "enable.auto.offset.store", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "false");
+    n = sizeof v;
+    assert_int_equal(rd_kafka_conf_get(k, "auto.offset.reset", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "largest"); /* librdkafka's name for latest */
+    rd_kafka_conf_destroy(k);
     config_free(&c);
 
     /* librdkafka refuses an unknown property: the error names it */
