@@ -33,6 +33,8 @@ static const Option options[] = {
      "run an in-process Kafka-protocol cluster (no --brokers)"},
     {"embedded-partitions", "BUZZRADAR_EMBEDDED_PARTITIONS", OPT_INT, F(embedded_partitions), 1, 1000, "N",
      "partitions per topic of the embedded cluster"},
+    {"bootstrap-file", "BUZZRADAR_BOOTSTRAP_FILE", OPT_STR, F(bootstrap_file), 0, 0, "FILE",
+     "with --embedded, also write the bootstrap address to FILE"},
     {"group", "BUZZRADAR_GROUP", OPT_STR, F(group), 0, 0, "ID", "consumer group"},
     {"topic-in", "BUZZRADAR_TOPIC_IN", OPT_STR, F(topic_in), 0, 0, "NAME", "raw tweets in"},
     {"topic-out", "BUZZRADAR_TOPIC_OUT", OPT_STR, F(topic_out), 0, 0, "NAME", "scored events out"},
@@ -325,9 +327,17 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, c
     return -1;
 }
 
+/* librdkafka's own log lines, as structured log events (syslog levels). */
+static void kafka_log(const rd_kafka_t *rk, int level, const char *facility, const char *message) {
+    LogLevel l = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    const char *kv[] = {"client", rd_kafka_name(rk), "facility", facility, NULL};
+    log_event(l, "kafka_log", kv, "%s", message);
+}
+
 rd_kafka_conf_t *config_kafka_conf(const WorkerConfig *c, KafkaScope scope, const char *bootstrap, char *err,
                                    size_t errlen) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, kafka_log);
     const char *servers = c->brokers ? c->brokers : bootstrap;
     if ((servers && conf_set(conf, "bootstrap.servers", servers, "", err, errlen)) ||
         conf_set(conf, "client.id", "buzzradar", "", err, errlen))

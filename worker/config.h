@@ -29,6 +29,7 @@ typedef struct {
     char *brokers;           /* bootstrap servers; NULL when embedded */
     int embedded;            /* run an in-process mock cluster (librdkafka's) */
     int embedded_partitions; /* partitions of each topic it creates */
+    char *bootstrap_file;    /* embedded: also write the bootstrap address there */
     char *group;
     char *topic_in, *topic_out, *topic_feedback, *topic_alerts, *topic_dlq;
     KafkaProp *kafka; /* -X properties, in command-line order (nkafka) */
@@ -70,7 +71,8 @@ void config_usage(FILE *out);
  * last the properties the delivery guarantees need (the consumer's group.id from
  * --group and enable.auto.offset.store=false; the producer's enable.idempotence=true
  * and acks=all): a -X property that tries to change one of those is ignored with a
- * warning in the log. Returns NULL with a message naming the property when
+ * warning in the log. librdkafka's own log lines become log events ("kafka_log").
+ * Returns NULL with a message naming the property when
  * librdkafka refuses one. */
 rd_kafka_conf_t *config_kafka_conf(const WorkerConfig *c, KafkaScope scope, const char *bootstrap, char *err,
                                    size_t errlen);

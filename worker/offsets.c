@@ -23,7 +23,7 @@ typedef struct {
 
 struct OffsetTracker {
     pthread_mutex_t mu;
-    pthread_cond_t drained; /* signalled when a partition's ring becomes empty */
+    pthread_cond_t changed; /* broadcast whenever pending messages were passed or forgotten */
     PartitionRing *parts;   /* indexed by partition id, (nparts) */
     int nparts;
     int capacity;          /* initial ring size */
@@ -44,7 +44,7 @@ OffsetTracker *offsets_new(int capacity) {
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&t->drained, &attr);
+    pthread_cond_init(&t->changed, &attr);
     pthread_condattr_destroy(&attr);
     t->capacity = capacity < 1 ? 1 : capacity;
     return t;
@@ -57,7 +57,7 @@ void offsets_free(OffsetTracker *t) {
         free(t->parts[p].done);
     }
     free(t->parts);
-    pthread_cond_destroy(&t->drained);
+    pthread_cond_destroy(&t->changed);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
@@ -143,13 +143,15 @@ int offsets_done(OffsetTracker *t, int32_t partition, int64_t offset) {
         int i = r->len ? ring_find(r, offset) : -1;
         if (i >= 0 && !r->done[(r->head + i) % r->cap]) {
             r->done[(r->head + i) % r->cap] = 1;
+            int passed = 0;
             while (r->len > 0 && r->done[r->head]) {
                 r->watermark = r->offset[r->head] + 1;
                 r->head = (r->head + 1) % r->cap;
                 r->len--;
-                t->pending_total--;
+                passed++;
             }
-            if (r->len == 0) pthread_cond_broadcast(&t->drained);
+            t->pending_total -= passed;
+            if (passed) pthread_cond_broadcast(&t->changed);
             rc = 0;
         }
     }
@@ -200,20 +202,39 @@ void offsets_forget(OffsetTracker *t, int32_t partition) {
         PartitionRing *r = &t->parts[partition];
         t->pending_total -= r->len;
         ring_reset(r);
-        pthread_cond_broadcast(&t->drained);
+        pthread_cond_broadcast(&t->changed);
     }
     pthread_mutex_unlock(&t->mu);
 }
 
-int offsets_wait_drained(OffsetTracker *t, const int32_t *partitions, int n, int timeout_ms) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
+/* Now + timeout_ms on the monotonic clock (the clock of the condition variable). */
+static struct timespec deadline_in(int timeout_ms) {
+    struct timespec d;
+    clock_gettime(CLOCK_MONOTONIC, &d);
+    d.tv_sec += timeout_ms / 1000;
+    d.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (d.tv_nsec >= 1000000000L) {
+        d.tv_sec++;
+        d.tv_nsec -= 1000000000L;
     }
+    return d;
+}
+
+int offsets_wait_below(OffsetTracker *t, int64_t limit, int timeout_ms) {
+    struct timespec deadline = deadline_in(timeout_ms);
+    int rc = 0;
+    pthread_mutex_lock(&t->mu);
+    while (t->pending_total >= limit)
+        if (pthread_cond_timedwait(&t->changed, &t->mu, &deadline) == ETIMEDOUT) {
+            rc = t->pending_total >= limit ? -1 : 0;
+            break;
+        }
+    pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
+int offsets_wait_drained(OffsetTracker *t, const int32_t *partitions, int n, int timeout_ms) {
+    struct timespec deadline = deadline_in(timeout_ms);
     int rc = 0, timed_out = 0;
     pthread_mutex_lock(&t->mu);
     for (;;) {
@@ -227,7 +248,7 @@ int offsets_wait_drained(OffsetTracker *t, const int32_t *partitions, int n, int
             rc = -1;
             break;
         }
-        timed_out = pthread_cond_timedwait(&t->drained, &t->mu, &deadline) == ETIMEDOUT;
+        timed_out = pthread_cond_timedwait(&t->changed, &t->mu, &deadline) == ETIMEDOUT;
     }
     pthread_mutex_unlock(&t->mu);
     return rc;

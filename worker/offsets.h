@@ -10,8 +10,8 @@
  * it is finished, so a commit never passes an unfinished message.
  *
  * Offsets need not be contiguous (compacted topics, transaction markers): only the
- * registered ones count. All functions are thread-safe (one mutex); waiters on
- * offsets_wait_drained are woken when a partition becomes empty. */
+ * registered ones count. All functions are thread-safe (one mutex); waiters are
+ * woken whenever the pending count falls. */
 #ifndef BUZZRADAR_OFFSETS_H
 #define BUZZRADAR_OFFSETS_H
 
@@ -64,5 +64,9 @@ void offsets_forget(OffsetTracker *t, int32_t partition);
 /* Waits until none of the `n` partitions has pending messages, for at most
  * `timeout_ms`. Returns 0 when drained, -1 on timeout. */
 int offsets_wait_drained(OffsetTracker *t, const int32_t *partitions, int n, int timeout_ms);
+
+/* Waits until fewer than `limit` messages are pending in all partitions, for at most
+ * `timeout_ms`. Returns 0 when below, -1 on timeout. */
+int offsets_wait_below(OffsetTracker *t, int64_t limit, int timeout_ms);
 
 #endif

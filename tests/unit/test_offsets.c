@@ -192,7 +192,7 @@ static void *done_thread(void *arg) {
     return NULL;
 }
 
-static void wait_drained_wakes_on_completion_and_times_out(void **state) {
+static void waits_wake_on_completion_and_time_out(void **state) {
     (void)state;
     OffsetTracker *t = offsets_new(8);
     for (int64_t o = 0; o < 20; o++) offsets_begin(t, 1, o);
@@ -211,6 +211,15 @@ static void wait_drained_wakes_on_completion_and_times_out(void **state) {
     assert_true(util_now_s() - t0 >= 0.09);
     offsets_forget(t, 2);
     assert_int_equal(offsets_wait_drained(t, both, 2, 0), 0);
+
+    /* waiting for room: 20 pending, room below 15 comes when 6 are done */
+    for (int64_t o = 100; o < 120; o++) offsets_begin(t, 1, o);
+    assert_int_equal(offsets_wait_below(t, 15, 50), -1);
+    DoneJob j2 = {t, 1, 100, 20, 30};
+    pthread_create(&th, NULL, done_thread, &j2);
+    assert_int_equal(offsets_wait_below(t, 15, 5000), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(offsets_wait_below(t, 1, 0), 0);
     offsets_free(t);
 }
 
@@ -253,7 +262,7 @@ int main(void) {
         cmocka_unit_test(revocation_forgets_in_flight_work),
         cmocka_unit_test(rings_grow_past_their_capacity),
         cmocka_unit_test(collect_reports_each_partition_once_within_max),
-        cmocka_unit_test(wait_drained_wakes_on_completion_and_times_out),
+        cmocka_unit_test(waits_wake_on_completion_and_time_out),
         cmocka_unit_test(concurrent_completion),
     };
     return cmocka_run_group_tests_name("offsets", tests, NULL, NULL);

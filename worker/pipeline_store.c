@@ -1,0 +1,149 @@
+/* pipeline_store.c — Redis cache and prediction store around the model (see
+ * pipeline_store.h). */
+#include "worker/pipeline_store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/util.h"
+
+#define MAX_THREADS 256
+
+struct PipelineStore {
+    char *url, *model_version;
+    int max_batch;
+    pthread_mutex_t mu;              /* guards stores[] (registration and stats) */
+    RedisStore *stores[MAX_THREADS]; /* each thread's, for the stats */
+};
+
+/* One inference thread's store and batch arrays. */
+typedef struct {
+    PipelineStore *owner;
+    int index;
+    RedisStore *store;
+    const char **keys; /* (max_batch) */
+    size_t *lens;
+    float *p;
+    uint8_t *hit;
+    StoreRecord *recs;
+    int cap;
+} StoreThread;
+
+PipelineStore *pipeline_store_new(const char *url, const char *model_version, int max_batch, char *err,
+                                  size_t errlen) {
+    RedisUrl u;
+    if (redis_url_parse(url, &u, err, errlen)) return NULL;
+    PipelineStore *s = callocCheck(1, sizeof *s);
+    s->url = strdupCheck(url);
+    s->model_version = strdupCheck(model_version);
+    s->max_batch = max_batch < 1 ? 1 : max_batch;
+    pthread_mutex_init(&s->mu, NULL);
+    return s;
+}
+
+void pipeline_store_free(PipelineStore *s) {
+    if (!s) return;
+    pthread_mutex_destroy(&s->mu);
+    free(s->url);
+    free(s->model_version);
+    free(s);
+}
+
+static void *store_thread_init(void *ctx, int index) {
+    PipelineStore *s = ctx;
+    StoreThread *t = callocCheck(1, sizeof *t);
+    t->owner = s;
+    t->index = index;
+    StoreOptions o;
+    store_options_default(&o);
+    o.url = s->url;
+    o.model_version = s->model_version;
+    o.max_batch = s->max_batch;
+    char err[256];
+    t->store = store_new(&o, err, sizeof err);
+    if (!t->store) util_die("redis store: %s", err); /* the URL was checked at start-up */
+    t->cap = s->max_batch;
+    t->keys = callocCheck((size_t)t->cap, sizeof *t->keys);
+    t->lens = callocCheck((size_t)t->cap, sizeof *t->lens);
+    t->p = callocCheck((size_t)t->cap, sizeof *t->p);
+    t->hit = callocCheck((size_t)t->cap, sizeof *t->hit);
+    t->recs = callocCheck((size_t)t->cap, sizeof *t->recs);
+    if (index >= 0 && index < MAX_THREADS) {
+        pthread_mutex_lock(&s->mu);
+        s->stores[index] = t->store;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return t;
+}
+
+static void store_thread_free(void *ctx, void *state) {
+    PipelineStore *s = ctx;
+    StoreThread *t = state;
+    if (t->index >= 0 && t->index < MAX_THREADS) {
+        pthread_mutex_lock(&s->mu);
+        s->stores[t->index] = NULL;
+        pthread_mutex_unlock(&s->mu);
+    }
+    store_free(t->store);
+    free(t->keys);
+    free(t->lens);
+    free(t->p);
+    free(t->hit);
+    free(t->recs);
+    free(t);
+}
+
+static void store_before(void *ctx, void *state, PipelineTweet *tweets, int n) {
+    (void)ctx;
+    StoreThread *t = state;
+    if (n > t->cap) n = t->cap;
+    for (int i = 0; i < n; i++) {
+        t->keys[i] = tweets[i].key;
+        t->lens[i] = tweets[i].key_len;
+    }
+    if (store_cache_get(t->store, t->keys, t->lens, n, t->p, t->hit) <= 0) return;
+    for (int i = 0; i < n; i++)
+        if (t->hit[i]) {
+            tweets[i].cached = 1;
+            tweets[i].p_positive = t->p[i];
+        }
+}
+
+static void store_after(void *ctx, void *state, const PipelineTweet *tweets, int n) {
+    (void)ctx;
+    StoreThread *t = state;
+    if (n > t->cap) n = t->cap;
+    for (int i = 0; i < n; i++) {
+        const PipelineTweet *tw = &tweets[i];
+        t->recs[i] = (StoreRecord){tw->id,          tw->id_len,     tw->cached ? NULL : tw->key,
+                                   tw->key_len,     tw->p_positive, (uint8_t)(tw->p_positive >= 0.5f),
+                                   tw->scored_at_ms};
+    }
+    store_put(t->store, t->recs, n);
+}
+
+PipelineHooks pipeline_store_hooks(PipelineStore *s) {
+    return (PipelineHooks){s, store_thread_init, store_thread_free, store_before, store_after};
+}
+
+void pipeline_store_stats(PipelineStore *s, StoreStats *out) {
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < MAX_THREADS; i++) {
+        if (!s->stores[i]) continue;
+        StoreStats one;
+        store_stats(s->stores[i], &one);
+        out->cache_lookups += one.cache_lookups;
+        out->cache_hits += one.cache_hits;
+        out->cache_stale += one.cache_stale;
+        out->cache_skipped += one.cache_skipped;
+        out->preds_written += one.preds_written;
+        out->preds_dropped += one.preds_dropped;
+        out->cache_writes += one.cache_writes;
+        out->pred_lookups += one.pred_lookups;
+        out->reply_errors += one.reply_errors;
+        out->batches_failed += one.batches_failed;
+    }
+    pthread_mutex_unlock(&s->mu);
+}

@@ -1,0 +1,32 @@
+/* pipeline_store.h — the pipeline's Redis stages (worker/redis_store.h) as pipeline
+ * hooks: before the model, the score cache of identical normalised texts for the
+ * whole batch in one round trip (hits skip the model); after it, bz:pred:{id} for
+ * every tweet and the cache entry of every text the model scored, in one round trip.
+ *
+ * Each inference thread gets its own RedisStore (its own connection). Redis trouble
+ * never blocks scoring: lookups then miss and writes are dropped, counted in the
+ * stores' statistics (pipeline_store_stats). */
+#ifndef BUZZRADAR_PIPELINE_STORE_H
+#define BUZZRADAR_PIPELINE_STORE_H
+
+#include <stddef.h>
+
+#include "worker/pipeline.h"
+#include "worker/redis_store.h"
+
+typedef struct PipelineStore PipelineStore;
+
+/* Checks the URL (a bad one is an error here, at start-up); connections are made by
+ * each thread. model_version is written with every prediction and cache entry.
+ * Returns NULL with a one-line reason in err. */
+PipelineStore *pipeline_store_new(const char *url, const char *model_version, int max_batch, char *err,
+                                  size_t errlen);
+void pipeline_store_free(PipelineStore *s);
+
+/* The hooks to give pipeline_new; s must outlive the pipeline. */
+PipelineHooks pipeline_store_hooks(PipelineStore *s);
+
+/* The sum of the counters of every thread's store (any thread). */
+void pipeline_store_stats(PipelineStore *s, StoreStats *out);
+
+#endif
