@@ -28,6 +28,11 @@ else
 BUILD    := build/san-$(subst $(comma),-,$(SANITIZE))
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
+# ThreadSanitizer cannot see librdkafka's C11 threads: link worker/tsan_threads.c's
+# pthread-based versions into every program of that build.
+ifneq ($(findstring thread,$(SANITIZE)),)
+SANFLAGS += -Wl,--undefined=thrd_create
+endif
 
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread \
             -MMD -MP -I. $(SANFLAGS) $(EXTRA_CFLAGS)
