@@ -507,7 +507,7 @@ int pipeline_run(Pipeline *p, const atomic_int *stop) {
     store_offsets(p);
     if (!atomic_load(&p->fatal)) consumer_commit(p->consumer);
     consumer_close(p->consumer);
-    log_stats(p, 0, &last_scored);
+    log_stats(p, util_now_s() - last_stats, &last_scored);
     char ms[32];
     snprintf(ms, sizeof ms, "%.0f", (util_now_s() - t0) * 1000.0);
     const char *kv[] = {"drain_ms", ms, NULL};

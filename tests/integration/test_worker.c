@@ -1,0 +1,240 @@
+/* test_worker.c — `buzzradar run` as a process, against the project's broker and a
+ * real redis-server: every tweet scored exactly once with the probability `buzzradar
+ * predict` gives the same text, predictions stored in Redis, malformed messages
+ * dead-lettered with their reason while the tweets after them are scored, repeated
+ * texts served from the cache, and SIGTERM: a clean exit with offsets committed, after
+ * which a restart re-scores nothing. */
+#include "tests/integration/worker_fixture.h"
+
+static int setup(void **state) { return wf_setup(state, 1); }
+static int teardown(void **state) { return wf_teardown(state); }
+
+/* The P(positive) `buzzradar predict` prints for each of n texts, in order. */
+static void predict_texts(WorkerFixture *f, char (*texts)[160], int n, double *p) {
+    char in[HARNESS_PATH_MAX], out[HARNESS_PATH_MAX];
+    harness_path_join(in, sizeof in, f->dir, "predict.in");
+    harness_path_join(out, sizeof out, f->dir, "predict.out");
+    FILE *fp = fopen(in, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < n; i++) fprintf(fp, "%s\n", texts[i]);
+    fclose(fp);
+    const char *argv[] = {f->bin, "predict", "--model", f->model, NULL};
+    HarnessSpawnOptions o = {.stdin_path = in, .stdout_path = out};
+    pid_t pid = harness_spawn(argv, &o);
+    int status;
+    assert_int_equal(harness_wait(pid, 60000, &status), 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *text = harness_read_file(out, NULL);
+    assert_non_null(text);
+    int i = 0;
+    for (char *line = strtok(text, "\n"); line && i < n; line = strtok(NULL, "\n"), i++) {
+        cJSON *o2 = cJSON_Parse(line);
+        assert_non_null(o2);
+        assert_string_equal(cJSON_GetObjectItem(o2, "text")->valuestring, texts[i]);
+        p[i] = cJSON_GetObjectItem(o2, "p_positive")->valuedouble;
+        cJSON_Delete(o2);
+    }
+    assert_int_equal(i, n);
+    free(text);
+}
+
+static void scores_each_tweet_once_like_predict_and_restart_rescores_nothing(void **state) {
+    WorkerFixture *f = *state;
+    if (!f->model[0]) skip();
+    enum { N = 400 };
+    WorkerNames n;
+    wf_names(f, "once", &n);
+    wf_produce_tweets(f, n.in, "t", 0, N);
+    char log[HARNESS_PATH_MAX];
+    pid_t w = wf_worker_start(f, &n, "once.log", NULL, log, sizeof log);
+    wf_wait_count(f, n.out, N, 60000, log);
+    wf_worker_term(w, log);
+    wf_wait_log(log, "\"event\":\"pipeline_stopped\"", 1, 1000);
+
+    HarnessMessages msgs = {0};
+    wf_read_all(f, n.out, &msgs);
+    assert_int_equal(msgs.n, N); /* exactly once: a clean run has no duplicates */
+    static char texts[N][160];
+    static double want[N];
+    for (int i = 0; i < N; i++) wf_tweet_text(i, texts[i], sizeof texts[i]);
+    predict_texts(f, texts, N, want);
+    static uint8_t seen[N];
+    for (size_t k = 0; k < msgs.n; k++) {
+        cJSON *o = wf_event(&msgs.items[k]);
+        const char *id = cJSON_GetObjectItem(o, "id")->valuestring;
+        assert_string_equal(msgs.items[k].key, id);
+        int i = atoi(id + 1);
+        assert_true(i >= 0 && i < N && !seen[i]);
+        seen[i] = 1;
+        assert_string_equal(cJSON_GetObjectItem(o, "text")->valuestring, texts[i]);
+        double p = cJSON_GetObjectItem(o, "p_positive")->valuedouble;
+        if (p != want[i]) fail_msg("tweet %d: worker %.6f, predict %.6f", i, p, want[i]);
+        assert_string_equal(cJSON_GetObjectItem(o, "label")->valuestring, p >= 0.5 ? "positive" : "negative");
+        assert_true(cJSON_IsString(cJSON_GetObjectItem(o, "scored_at")));
+        cJSON_Delete(o);
+    }
+    harness_messages_free(&msgs);
+
+    /* the predictions are in Redis for feedback matching */
+    redisContext *r = harness_redis_connect(&f->redis);
+    assert_non_null(r);
+    for (int i = 0; i < N; i++) {
+        redisReply *rep = redisCommand(r, "HGET bz:pred:t%d p_positive", i);
+        assert_non_null(rep);
+        assert_int_equal(rep->type, REDIS_REPLY_STRING);
+        assert_true(atof(rep->str) >= 0 && atof(rep->str) <= 1);
+        freeReplyObject(rep);
+        rep = redisCommand(r, "TTL bz:pred:t%d", i);
+        assert_true(rep->integer > 0 && rep->integer <= 86400);
+        freeReplyObject(rep);
+    }
+    redisFree(r);
+
+    /* SIGTERM committed everything: a restart re-scores nothing */
+    int64_t committed[WF_PARTITIONS], total = 0;
+    wf_committed(f, n.group, n.in, committed);
+    for (int p = 0; p < WF_PARTITIONS; p++) total += committed[p] > 0 ? committed[p] : 0;
+    assert_int_equal(total, N);
+    w = wf_worker_start(f, &n, "once-restart.log", NULL, log, sizeof log);
+    wf_wait_assigned(log, WF_PARTITIONS, 30000);
+    wf_wait_log(log, "\"event\":\"stats\"", 2, 10000); /* a second or two of reading */
+    wf_worker_term(w, log);
+    assert_int_equal(wf_topic_count(f, n.out), N);
+    assert_int_equal(wf_count_in_file(log, "\"consumed\":\"0\""),
+                     wf_count_in_file(log, "\"event\":\"stats\""));
+}
+
+static void malformed_messages_go_to_the_dead_letter_topic(void **state) {
+    WorkerFixture *f = *state;
+    if (!f->model[0]) skip();
+    WorkerNames n;
+    wf_names(f, "dlq", &n);
+    static char big[3000];
+    memset(big, 'a', sizeof big - 1);
+    memcpy(big, "{\"id\":\"big\",\"text\":\"", 20);
+    memcpy(big + sizeof big - 3, "\"}", 3);
+    struct {
+        const char *value, *reason;
+    } bad[] = {{"{\"id\":\"x\",\"text\":", "invalid_json"},
+               {"{\"text\":\"who am I\"}", "missing_id"},
+               {"{\"id\":\"x2\",\"lang\":\"en\"}", "missing_text"},
+               {"{\"id\":\"x3\",\"text\":\" \\n \"}", "empty_text"},
+               {big, "too_large"},
+               {"{\"id\":\"\xc3\x28\",\"text\":\"x\"}", "invalid_utf8"}};
+    enum { NBAD = 6, PER = 20 };
+    /* everything pinned to partition 0: each bad message is followed by good ones */
+    HarnessRecord recs[NBAD * (PER + 1)];
+    static char keys[NBAD * (PER + 1)][32], values[NBAD * (PER + 1)][256];
+    int k = 0, good = 0;
+    for (int b = 0; b < NBAD; b++) {
+        snprintf(keys[k], 32, "bad-%d", b);
+        recs[k] = (HarnessRecord){.key = keys[k], .value = bad[b].value, .pinned = true, .partition = 0};
+        k++;
+        for (int i = 0; i < PER; i++, k++, good++) {
+            char text[160];
+            wf_tweet_text(good, text, sizeof text);
+            snprintf(keys[k], 32, "g%d", good);
+            snprintf(values[k], 256, "{\"id\":\"g%d\",\"text\":\"%s\"}", good, text);
+            recs[k] = (HarnessRecord){.key = keys[k], .value = values[k], .pinned = true, .partition = 0};
+        }
+    }
+    char err[256];
+    assert_int_equal(
+        harness_kafka_produce(f->broker.bootstrap, n.in, recs, (size_t)k, NULL, 30000, err, sizeof err), 0);
+    char log[HARNESS_PATH_MAX];
+    const char *extra[] = {"--max-message-bytes", "2048", NULL};
+    pid_t w = wf_worker_start(f, &n, "dlq.log", extra, log, sizeof log);
+    wf_wait_count(f, n.out, good, 60000, log);
+    wf_wait_count(f, n.dlq, NBAD, 10000, log);
+    wf_worker_term(w, log);
+    assert_int_equal(wf_topic_count(f, n.out), good);
+    assert_int_equal(wf_topic_count(f, n.dlq), NBAD);
+
+    HarnessMessages dl = {0};
+    wf_read_all(f, n.dlq, &dl);
+    for (int b = 0; b < NBAD; b++) {
+        const HarnessMessage *m = NULL;
+        for (size_t i = 0; i < dl.n; i++)
+            if (dl.items[i].key && !strcmp(dl.items[i].key, keys[b * (PER + 1)])) m = &dl.items[i];
+        if (!m) fail_msg("no dead letter for %s", bad[b].reason);
+        assert_string_equal(harness_message_header(m, "error"), bad[b].reason);
+        char source[160];
+        snprintf(source, sizeof source, "%s/0/%d", n.in, b * (PER + 1));
+        assert_string_equal(harness_message_header(m, "source"), source);
+        assert_int_equal(m->value_len, strlen(bad[b].value)); /* the payload, unchanged */
+        assert_memory_equal(m->value, bad[b].value, m->value_len);
+    }
+    harness_messages_free(&dl);
+    /* committed past the dead letters: nothing stalled */
+    int64_t committed[WF_PARTITIONS];
+    wf_committed(f, n.group, n.in, committed);
+    assert_int_equal(committed[0], k);
+}
+
+static void repeated_texts_are_served_from_the_cache(void **state) {
+    WorkerFixture *f = *state;
+    if (!f->model[0]) skip();
+    WorkerNames n;
+    wf_names(f, "cache", &n);
+    redisContext *r = harness_redis_connect(&f->redis); /* earlier tests scored these texts */
+    assert_non_null(r);
+    freeReplyObject(redisCommand(r, "FLUSHALL"));
+    redisFree(r);
+    char log[HARNESS_PATH_MAX];
+    pid_t w = wf_worker_start(f, &n, "cache.log", NULL, log, sizeof log);
+    wf_wait_assigned(log, WF_PARTITIONS, 30000);
+    wf_produce_tweets(f, n.in, "first", 0, 7); /* 7 distinct texts */
+    wf_wait_count(f, n.out, 7, 30000, log);
+    /* the same 7 texts again, 10 times each, as retweets would be */
+    for (int r = 0; r < 10; r++) {
+        HarnessRecord recs[7];
+        char keys[7][32], values[7][256];
+        for (int i = 0; i < 7; i++) {
+            char text[160];
+            wf_tweet_text(i, text, sizeof text);
+            snprintf(keys[i], 32, "rt%d-%d", r, i);
+            snprintf(values[i], 256, "{\"id\":\"%s\",\"text\":\"%s\"}", keys[i], text);
+            recs[i] = (HarnessRecord){.key = keys[i], .value = values[i]};
+        }
+        char err[256];
+        assert_int_equal(
+            harness_kafka_produce(f->broker.bootstrap, n.in, recs, 7, NULL, 30000, err, sizeof err), 0);
+    }
+    wf_wait_count(f, n.out, 77, 30000, log);
+    wf_worker_term(w, log);
+    /* the last stats line counts the hits: every repeat */
+    char *text = harness_read_file(log, NULL);
+    const char *last = NULL;
+    for (const char *p = text; p && (p = strstr(p, "\"event\":\"stats\"")); p++) last = p;
+    assert_non_null(last);
+    assert_non_null(strstr(last, "\"cache_hits\":\"70\""));
+    free(text);
+    /* and the repeats carry the first scores */
+    HarnessMessages msgs = {0};
+    wf_read_all(f, n.out, &msgs);
+    double first[7] = {0};
+    for (size_t k = 0; k < msgs.n; k++) {
+        cJSON *o = wf_event(&msgs.items[k]);
+        const char *id = cJSON_GetObjectItem(o, "id")->valuestring;
+        if (!strncmp(id, "first", 5)) first[atoi(id + 5)] = cJSON_GetObjectItem(o, "p_positive")->valuedouble;
+        cJSON_Delete(o);
+    }
+    for (size_t k = 0; k < msgs.n; k++) {
+        cJSON *o = wf_event(&msgs.items[k]);
+        const char *id = cJSON_GetObjectItem(o, "id")->valuestring;
+        if (!strncmp(id, "rt", 2))
+            assert_true(cJSON_GetObjectItem(o, "p_positive")->valuedouble ==
+                        first[atoi(strchr(id, '-') + 1)]);
+        cJSON_Delete(o);
+    }
+    harness_messages_free(&msgs);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(scores_each_tweet_once_like_predict_and_restart_rescores_nothing),
+        cmocka_unit_test(malformed_messages_go_to_the_dead_letter_topic),
+        cmocka_unit_test(repeated_texts_are_served_from_the_cache),
+    };
+    return cmocka_run_group_tests_name("worker", tests, setup, teardown);
+}
