@@ -16,6 +16,7 @@ struct Consumer {
     rd_kafka_queue_t *msgq; /* messages of the assigned partitions */
     char *topic;
     ConsumerHooks hooks;
+    int cooperative;     /* the assignment strategy is cooperative-sticky (incremental) */
     atomic_int assigned; /* partitions in the assignment */
     int closed;
     int fatal;
@@ -37,8 +38,6 @@ static void describe(const rd_kafka_topic_partition_list_t *parts, char *buf, si
     if (parts->cnt && pos + 2 < len) snprintf(buf + pos, len - pos, "]");
 }
 
-static int cooperative(rd_kafka_t *rk) { return !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE"); }
-
 static void log_rebalance(const char *event, const rd_kafka_topic_partition_list_t *parts, int total) {
     char list[1024], n[16], t[16];
     describe(parts, list, sizeof list);
@@ -51,7 +50,7 @@ static void log_rebalance(const char *event, const rd_kafka_topic_partition_list
 static void assign(Consumer *c, rd_kafka_topic_partition_list_t *parts) {
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (cooperative(c->rk))
+    if (c->cooperative)
         error = rd_kafka_incremental_assign(c->rk, parts);
     else
         err = rd_kafka_assign(c->rk, parts);
@@ -72,11 +71,7 @@ static void assign(Consumer *c, rd_kafka_topic_partition_list_t *parts) {
         rd_kafka_queue_forward(q, c->msgq);
         rd_kafka_queue_destroy(q);
     }
-    rd_kafka_topic_partition_list_t *now = NULL;
-    if (!rd_kafka_assignment(c->rk, &now)) {
-        atomic_store(&c->assigned, now->cnt);
-        rd_kafka_topic_partition_list_destroy(now);
-    }
+    atomic_store(&c->assigned, c->cooperative ? atomic_load(&c->assigned) + parts->cnt : parts->cnt);
     log_rebalance("partitions_assigned", parts, atomic_load(&c->assigned));
     if (c->hooks.on_assign) c->hooks.on_assign(c->hooks.ctx, parts);
 }
@@ -84,17 +79,15 @@ static void assign(Consumer *c, rd_kafka_topic_partition_list_t *parts) {
 static void revoke(Consumer *c, rd_kafka_topic_partition_list_t *parts) {
     int lost = rd_kafka_assignment_lost(c->rk);
     if (c->hooks.on_revoke) c->hooks.on_revoke(c->hooks.ctx, parts, lost);
-    if (!lost) consumer_commit(c);
-    if (cooperative(c->rk)) {
+    /* Closing: the caller committed just before, and close commits what is stored. */
+    if (!lost && !c->closed) consumer_commit(c);
+    if (c->cooperative) {
         rd_kafka_error_t *error = rd_kafka_incremental_unassign(c->rk, parts);
         if (error) rd_kafka_error_destroy(error);
+        atomic_store(&c->assigned, atomic_load(&c->assigned) - parts->cnt);
     } else {
         rd_kafka_assign(c->rk, NULL);
-    }
-    rd_kafka_topic_partition_list_t *now = NULL;
-    if (!rd_kafka_assignment(c->rk, &now)) {
-        atomic_store(&c->assigned, now->cnt);
-        rd_kafka_topic_partition_list_destroy(now);
+        atomic_store(&c->assigned, 0);
     }
     log_rebalance(lost ? "partitions_lost" : "partitions_revoked", parts, atomic_load(&c->assigned));
 }
@@ -119,6 +112,13 @@ Consumer *consumer_new(rd_kafka_conf_t *conf, const char *topic, const ConsumerH
     Consumer *c = callocCheck(1, sizeof *c);
     if (hooks) c->hooks = *hooks;
     c->topic = strdupCheck(topic);
+    /* The protocol follows from the strategy (librdkafka refuses to mix the two kinds).
+     * Decided here: rd_kafka_rebalance_protocol() inside a rebalance callback can
+     * deadlock against rd_kafka_consumer_close in librdkafka 2.0.2. */
+    char strategy[256] = "";
+    size_t len = sizeof strategy;
+    if (rd_kafka_conf_get(conf, "partition.assignment.strategy", strategy, &len) == RD_KAFKA_CONF_OK)
+        c->cooperative = strstr(strategy, "cooperative") != NULL;
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);

@@ -3,7 +3,8 @@
  * before partitions move, and reading that can stop without pausing partitions.
  *
  * Rebalancing: whatever partition.assignment.strategy says (default range,roundrobin:
- * the EAGER protocol; cooperative-sticky works too and is detected). Before
+ * the EAGER protocol; -X partition.assignment.strategy=cooperative-sticky selects
+ * the incremental protocol, handled too). Before
  * partitions are given up, on_revoke runs on the polling thread: the pipeline
  * finishes (or, past its timeout, abandons) the in-flight work of those partitions
  * and stores the offsets of what was acknowledged; the consumer then commits
@@ -24,7 +25,10 @@
  * what it has finished (consumer_store) and auto-commit commits what was stored.
  *
  * Threads: every function but consumer_assigned runs on one thread (the poll loop),
- * and the hooks run on it too, inside consumer_poll or consumer_close. */
+ * and the hooks run on it too, inside consumer_poll or consumer_close. The rebalance
+ * callback makes no synchronous request to librdkafka's main thread but the revoke
+ * commit (rd_kafka_assignment or rd_kafka_rebalance_protocol there can deadlock
+ * against rd_kafka_consumer_close in 2.0.2). */
 #ifndef BUZZRADAR_CONSUMER_H
 #define BUZZRADAR_CONSUMER_H
 

@@ -236,5 +236,6 @@ int main(void) {
         cmocka_unit_test(malformed_messages_go_to_the_dead_letter_topic),
         cmocka_unit_test(repeated_texts_are_served_from_the_cache),
     };
+    if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER")); /* e.g. "*cache*" */
     return cmocka_run_group_tests_name("worker", tests, setup, teardown);
 }

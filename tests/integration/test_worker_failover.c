@@ -128,5 +128,6 @@ int main(void) {
         cmocka_unit_test(the_survivor_takes_over_a_killed_worker),
         cmocka_unit_test(a_restart_rescores_only_the_uncommitted_tail),
     };
+    if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER")); /* e.g. "*cache*" */
     return cmocka_run_group_tests_name("worker_failover", tests, setup, teardown);
 }

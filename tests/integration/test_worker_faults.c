@@ -129,5 +129,6 @@ int main(void) {
         cmocka_unit_test(broker_trouble_loses_nothing),
         cmocka_unit_test(a_hung_redis_does_not_stop_scoring),
     };
+    if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER")); /* e.g. "*cache*" */
     return cmocka_run_group_tests_name("worker_faults", tests, setup, teardown);
 }

@@ -42,7 +42,7 @@ static int load_model(void **state) {
         snprintf(path, sizeof path, "%s/model/pretrained/%s.model", root ? root : ".", kinds[i]);
         if (access(path, R_OK) == 0) model = classifier_load(path, err, sizeof err);
     }
-    log_setup(LOG_FORMAT_JSON, LOG_WARN);
+    log_setup(LOG_FORMAT_JSON, getenv("TEST_LOG_INFO") ? LOG_INFO : LOG_WARN);
     return 0;
 }
 
@@ -74,9 +74,12 @@ static void env_start(Env *e, const char *group, const char *const *extra) {
                       "consumer.session.timeout.ms=3000",
                       "-X",
                       "consumer.heartbeat.interval.ms=300",
+                      "-X",
+                      "consumer.auto.commit.interval.ms=200",
                       "--max-message-bytes",
                       "2048"};
-    int argc = 14;
+    int argc = 0;
+    while (argv[argc]) argc++;
     for (int i = 0; extra && extra[i]; i++) argv[argc++] = (char *)extra[i];
     char err[256];
     if (config_parse(&e->cfg, argc, argv, NULL, err, sizeof err)) fail_msg("config: %s", err);
@@ -138,16 +141,20 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const cha
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[256];
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err);
+    if (type == RD_KAFKA_CONSUMER) { /* readers never commit */
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+        rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", err, sizeof err);
+    }
     if (group) rd_kafka_conf_set(conf, "group.id", group, err, sizeof err);
     rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
     if (!rk) fail_msg("client: %s", err);
     return rk;
 }
 
-/* Produces values[0..n) (lens[i] bytes; NULL lens: strlen) with keys "k<i>". */
-static void produce(const char *bootstrap, const char *topic, const char *const *values, const size_t *lens,
-                    int n) {
-    rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+/* Produces values[0..n) (lens[i] bytes; NULL lens: strlen) with keys "k<i>" on an
+ * existing producer and waits for their acknowledgements. */
+static void produce_with(rd_kafka_t *p, const char *topic, const char *const *values, const size_t *lens,
+                         int n) {
     for (int i = 0; i < n; i++) {
         char key[16];
         snprintf(key, sizeof key, "k%d", i);
@@ -164,6 +171,12 @@ static void produce(const char *bootstrap, const char *topic, const char *const 
         assert_int_equal(err, RD_KAFKA_RESP_ERR_NO_ERROR);
     }
     assert_int_equal(rd_kafka_flush(p, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static void produce(const char *bootstrap, const char *topic, const char *const *values, const size_t *lens,
+                    int n) {
+    rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+    produce_with(p, topic, values, lens, n);
     rd_kafka_destroy(p);
 }
 
@@ -216,8 +229,7 @@ static int consume(const char *bootstrap, const char *topic, Out *out, int max, 
         }
         rd_kafka_message_destroy(m);
     }
-    rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
+    rd_kafka_destroy_flags(c, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     return n;
 }
 
@@ -513,6 +525,7 @@ typedef struct {
 
 static void *feed_main(void *arg) {
     Feed *f = arg;
+    rd_kafka_t *p = client(RD_KAFKA_PRODUCER, f->bootstrap, NULL);
     for (int i = f->first; i < f->first + f->n; i += 50) {
         char *v[50];
         for (int k = 0; k < 50; k++) {
@@ -520,10 +533,11 @@ static void *feed_main(void *arg) {
             snprintf(buf, sizeof buf, "{\"id\":\"r%d\",\"text\":\"%s\"}", i + k, phrases[(i + k) % 5]);
             v[k] = strdup(buf);
         }
-        produce(f->bootstrap, "tweets.raw", (const char *const *)v, NULL, 50);
+        produce_with(p, "tweets.raw", (const char *const *)v, NULL, 50);
         for (int k = 0; k < 50; k++) free(v[k]);
         nanosleep(&(struct timespec){0, 100000000L}, NULL);
     }
+    rd_kafka_destroy(p);
     return NULL;
 }
 
@@ -550,31 +564,39 @@ static void rebalance_between_two_members_loses_nothing(void **state) {
              util_now_s() < deadline);
     assert_true(sa.assigned > 0 && sb.assigned > 0); /* the partitions were split */
     pthread_join(feeder, NULL);
+    /* every tweet at least once: read the output until each id is there (duplicates
+     * from the rebalance count as acknowledged work, so the counters cannot tell) */
+    static Out out[N * 2];
+    static uint8_t seen[N];
+    int n = 0, distinct = 0;
     deadline = util_now_s() + 40;
-    do {
-        pipeline_stats(a.p, &sa);
-        pipeline_stats(b.p, &sb);
-        nanosleep(&(struct timespec){0, 50000000L}, NULL);
-    } while (sa.acknowledged + sb.acknowledged < N && util_now_s() < deadline);
-    assert_true(sb.scored > 0);
+    while (distinct < N && util_now_s() < deadline) {
+        outs_free(out, n);
+        int64_t total = topic_count(e.bootstrap, "tweets.scored");
+        assert_true(total <= N * 2);
+        n = consume(e.bootstrap, "tweets.scored", out, N * 2, (int)total, 20);
+        assert_int_equal(n, total);
+        memset(seen, 0, sizeof seen);
+        distinct = 0;
+        for (int i = 0; i < n; i++) {
+            int id = atoi(out[i].key + 1);
+            assert_true(id >= 0 && id < N);
+            distinct += !seen[id];
+            seen[id] = 1;
+        }
+        if (distinct < N) nanosleep(&(struct timespec){0, 200000000L}, NULL);
+    }
+    pipeline_stats(a.p, &sa);
+    pipeline_stats(b.p, &sb);
+    assert_true(sa.scored > 0 && sb.scored > 0);
     assert_int_equal(runner_stop(&b), 0);
     assert_int_equal(runner_stop(&a), 0);
-
-    static Out out[N * 2];
-    int64_t total = topic_count(e.bootstrap, "tweets.scored");
-    assert_true(total >= N && total <= N * 2);
-    int n = consume(e.bootstrap, "tweets.scored", out, N * 2, (int)total, 20);
-    assert_int_equal(n, total);
-    static uint8_t seen[N];
-    int distinct = 0;
-    for (int i = 0; i < n; i++) {
-        int id = atoi(out[i].key + 1);
-        assert_true(id >= 0 && id < N);
-        distinct += !seen[id];
-        seen[id] = 1;
-    }
     assert_int_equal(distinct, N); /* at least once each */
-    assert_true(n - N <= 200);     /* duplicates only from what was in flight at the rebalance */
+    /* Duplicates: what was scored after the last commit that went through. The mock
+     * broker refuses the commit made at revocation (REBALANCE_IN_PROGRESS, where Kafka
+     * accepts it), so the auto-commit interval (200 ms here) bounds them. */
+    printf("%d duplicates after the rebalance\n", n - N);
+    assert_true(n - N <= N / 4);
     outs_free(out, n);
     env_stop(&e);
 }
@@ -599,5 +621,6 @@ int main(void) {
         cmocka_unit_test(rebalance_between_two_members_loses_nothing),
         cmocka_unit_test(bad_kafka_property_is_a_clear_error),
     };
+    if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER")); /* e.g. "*cache*" */
     return cmocka_run_group_tests_name("pipeline", tests, load_model, free_model);
 }
