@@ -120,7 +120,6 @@ void alert_rules_default(AlertRules *r) {
     r->miscls_window_ms = 300000;
     r->surge_min_count = 30;
     r->surge_min_rise = 0.15;
-    r->surge_count_ratio = 3.0;
     r->surge_z = 4.0;
     r->baseline_hour_tau_min = 60;
     r->baseline_day_tau_min = 1440;
@@ -157,9 +156,8 @@ int alert_rules_check(const AlertRules *r, char *err, size_t errlen) {
     else if (!(r->skew_share > 0.5 && r->skew_share <= 1) || !(r->oov_share > 0 && r->oov_share <= 1) ||
              !(r->error_rate > 0 && r->error_rate <= 1) || !(r->surge_min_rise >= 0 && r->surge_min_rise < 1))
         bad = "shares must be in (0, 1] (skew above 0.5)";
-    else if (!(r->surge_z > 0) || !(r->surge_count_ratio > 1) || !(r->confidence_drop > 0) ||
-             !(r->length_shift > 0))
-        bad = "z, count ratio, confidence drop and length shift must be positive (ratio > 1)";
+    else if (!(r->surge_z > 0) || !(r->confidence_drop > 0) || !(r->length_shift > 0))
+        bad = "z, confidence drop and length shift must be positive";
     else if (!(r->baseline_hour_tau_min > 0) || !(r->baseline_day_tau_min > 0) || r->baseline_min_minutes < 1)
         bad = "baseline time constants must be positive";
     else if (!(r->latency_warn_ms > 0) || !(r->latency_crit_ms >= r->latency_warn_ms))
@@ -212,19 +210,13 @@ static int surge_rule(const AlertRules *r, const AlertInputs *in, Alert *out) {
     int share_fires = share >= p0 + r->surge_min_rise && z_share >= r->surge_z;
     double lambda = alert_baseline_neg_rate(in->hour) * ((double)r->window_ms / 60000.0);
     double z_count = alert_poisson_z((double)w->neg, lambda);
-    int count_fires = (double)w->neg >= r->surge_count_ratio * lambda && z_count >= r->surge_z;
-    if (!share_fires && !count_fires) return 0;
+    if (!share_fires || !(z_count >= r->surge_z)) return 0;
 
     char win[32];
     alert_begin(out, ALERT_NEGATIVE_SURGE, ALERT_CRITICAL, in->now_ms, r->window_ms);
     window_words(r->window_ms, win, sizeof win);
-    if (share_fires) {
-        out->value = share;
-        out->threshold = p0 + r->surge_min_rise;
-    } else {
-        out->value = (double)w->neg;
-        out->threshold = r->surge_count_ratio * lambda;
-    }
+    out->value = share;
+    out->threshold = p0 + r->surge_min_rise;
     snprintf(out->message, sizeof out->message,
              "negative tweets surging: %lld of %lld tweets negative (%.1f%%) over the last %s, baseline "
              "%.1f%% (hour %.1f%%, day %.1f%%), share z = %.1f; %.1fx the usual %.1f negative tweets "

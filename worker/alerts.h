@@ -8,10 +8,10 @@
  *
  * Rules and their defaults (alert_rules_default):
  *   misclassification_burst  critical  >= 3 feedback-confirmed misclassifications in 5 min
- *   negative_surge           critical  over the recent window (5 min), with >= 30 negative
- *                                      tweets, either the negative share rises >= 0.15 above
- *                                      its baseline with a binomial z >= 4, or the negative
- *                                      count reaches 3x its baseline with a Poisson z >= 4
+ *   negative_surge           critical  over the recent window (5 min): >= 30 negative tweets,
+ *                                      a negative share >= 0.15 above its baseline with a
+ *                                      binomial z >= 4, AND a negative count above the
+ *                                      baseline's expectation with a Poisson z >= 4
  *   prediction_skew          warning   > 80% of >= 100 predictions in one class (5 min)
  *   vocabulary_drift         warning   > 10% of >= 1000 tokens unknown to the model (5 min)
  *   confidence_drop          warning   mean confidence of >= 100 tweets 0.10 below the day
@@ -30,7 +30,10 @@
  * surge never hides in its own baseline. Rules that compare with a baseline stay quiet
  * until it holds >= 30 minutes of traffic. The share test compares with the higher of
  * the hour and day baselines (a daily rhythm raises the hour one and nothing fires);
- * the count test compares with the hour baseline (volume follows the time of day). */
+ * the count test compares with the hour baseline (volume follows the time of day).
+ * Both must pass: more talk at the usual share (news, or a backlog replayed after
+ * downtime, since buckets are by processing time) is not a bad buzz, and neither is a
+ * higher share of a shrinking stream. */
 #ifndef BUZZRADAR_ALERTS_H
 #define BUZZRADAR_ALERTS_H
 
@@ -130,10 +133,9 @@ typedef struct {
     int miscls_count;         /* 3 */
     int64_t miscls_window_ms; /* 300000 */
     /* negative_surge */
-    int64_t surge_min_count;  /* 30 negative tweets in the window */
-    double surge_min_rise;    /* 0.15: share above the baseline share */
-    double surge_count_ratio; /* 3.0: negatives over the baseline's expectation */
-    double surge_z;           /* 4.0 */
+    int64_t surge_min_count; /* 30 negative tweets in the window */
+    double surge_min_rise;   /* 0.15: share above the baseline share */
+    double surge_z;          /* 4.0: both the share's and the count's z-scores */
     /* baselines */
     double baseline_hour_tau_min; /* 60 */
     double baseline_day_tau_min;  /* 1440 */
