@@ -141,6 +141,7 @@ void alert_rules_default(AlertRules *r) {
     r->error_min_count = 100;
     for (int i = 0; i < ALERT_TYPE_COUNT; i++) r->cooldown_ms[i] = 600000;
     r->cooldown_ms[ALERT_MISCLASSIFICATION_BURST] = 300000;
+    r->cooldown_ms[ALERT_ERROR_RATE] = 3600000; /* its window: a new alert means new errors */
 }
 
 int alert_rules_check(const AlertRules *r, char *err, size_t errlen) {

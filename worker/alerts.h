@@ -160,8 +160,9 @@ typedef struct {
     double error_rate;       /* 0.05 */
     int64_t error_window_ms; /* 3600000 */
     int64_t error_min_count; /* 100 */
-    /* cool-down per type: an alert is raised at most once per period across workers */
-    int64_t cooldown_ms[ALERT_TYPE_COUNT]; /* 600000 each (misclassification_burst 300000) */
+    /* cool-down per type: an alert is raised at most once per period across workers; a
+     * condition that lasts is raised again after it */
+    int64_t cooldown_ms[ALERT_TYPE_COUNT]; /* 600000 (misclassification_burst 300000, error_rate 3600000) */
 } AlertRules;
 
 /* Fills r with the defaults above. */

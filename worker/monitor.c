@@ -24,9 +24,9 @@ enum {
     ARENA_MAX = 16384,   /* numbers formatted for those arguments */
     CHUNK = 256,         /* minutes read per round trip */
     BATCH_TERMS = 32,    /* terms of each kind sent per batch (its most frequent) */
-    BATCH_EXAMPLES = 5,  /* most negative tweet ids sent per batch */
+    BATCH_EXAMPLES = 5,  /* example tweet ids sent per batch (the most typical) */
     TERMS_CAP = 500,     /* terms of each kind kept per minute */
-    EXAMPLES_CAP = 20,   /* most negative ids kept per minute */
+    EXAMPLES_CAP = 20,   /* example ids kept per minute */
     ALERT_TERMS = 3,     /* terms of each kind named in a negative_surge alert */
     ALERT_EXAMPLES = 5,  /* example ids in a negative_surge alert */
     TERM_TABLE = 4096,   /* distinct terms counted per batch */
@@ -537,21 +537,32 @@ static int volume_call(Monitor *m, int64_t now_ms, const MonitorBatch *b, Monito
 }
 
 /* Adds the OBSERVE_NEGATIVES call: the batch's most frequent terms of each kind and its
- * most negative tweet ids. Returns 0 when the batch lists no negative tweet. */
+ * most typical negative tweets as examples. A tweet's typicality is the mean count, among
+ * the batch's negative tweets, of its terms' occurrences (how much it says what the others
+ * say); its example score is minus that, plus P(positive) / 1000 to prefer the most
+ * negative among equals, so the lowest scores are the best examples in every minute. Returns
+ * 0 when the batch lists no negative tweet. */
 static int negatives_call(Monitor *m, int64_t now_ms, const MonitorBatch *b, MonitorCall *call) {
     if (!b->negatives || b->n_negatives <= 0) return 0;
     terms_reset(m->terms);
-    int ex[BATCH_EXAMPLES], n_ex = 0; /* indexes of the lowest P(positive), ascending */
+    for (int i = 0; i < b->n_negatives; i++)
+        if (b->negatives[i].text) terms_add_text(m->terms, b->negatives[i].text, b->negatives[i].text_len);
+    int ex[BATCH_EXAMPLES], n_ex = 0; /* indexes of the best examples, best first */
+    double score[BATCH_EXAMPLES];
     for (int i = 0; i < b->n_negatives; i++) {
         const MonitorTweet *t = &b->negatives[i];
-        if (t->text) terms_add_text(m->terms, t->text, t->text_len);
         if (!t->id || t->id_len == 0 || t->id_len >= ALERT_ID_MAX) continue;
+        double typical =
+            t->text ? (double)terms_score_text(m->terms, t->text, t->text_len) / b->n_negatives : 0;
+        double sc = -typical + t->p_positive / 1000.0;
         int pos = n_ex;
-        while (pos > 0 && b->negatives[ex[pos - 1]].p_positive > t->p_positive) pos--;
+        while (pos > 0 && score[pos - 1] > sc) pos--;
         if (pos >= BATCH_EXAMPLES) continue;
         int last = n_ex < BATCH_EXAMPLES ? n_ex : BATCH_EXAMPLES - 1;
         memmove(&ex[pos + 1], &ex[pos], (size_t)(last - pos) * sizeof *ex);
+        memmove(&score[pos + 1], &score[pos], (size_t)(last - pos) * sizeof *score);
         ex[pos] = i;
+        score[pos] = sc;
         if (n_ex < BATCH_EXAMPLES) n_ex++;
     }
     static const char *const kind_tag[TERM_KINDS] = {"h", "u", "w"};
@@ -581,7 +592,7 @@ static int negatives_call(Monitor *m, int64_t now_ms, const MonitorBatch *b, Mon
     for (int i = 0; i < n_ex; i++) {
         const MonitorTweet *t = &b->negatives[ex[i]];
         args_add(a, t->id, t->id_len);
-        args_dbl(a, t->p_positive);
+        args_dbl(a, score[i]);
     }
     *call = call_of(MLUA_OBSERVE_NEGATIVES, 4, a, from);
     return 1;
@@ -778,7 +789,7 @@ int monitor_tick(Monitor *m, int64_t now_ms) {
 
 /* ---- raising alerts ------------------------------------------------------------------- */
 
-/* Fills a negative_surge alert with the window's top terms and most negative ids. */
+/* Fills a negative_surge alert with the window's top terms and example ids. */
 static void describe_surge(Monitor *m, Alert *a) {
     Args *args = &m->args;
     args_reset(args);
@@ -836,15 +847,16 @@ static void log_alert(Monitor *m, const Alert *a, const char *json) {
 }
 
 int monitor_raise(Monitor *m, Alert *a) {
-    char key[KEY_MAX], token[48], rank[4], px[24];
+    char key[KEY_MAX], token[48], rank[4], now[24], px[24];
     snprintf(key, sizeof key, "%salert:%s", m->prefix, alert_type_name(a->type));
     snprintf(token, sizeof token, "%016llx-%lld", (unsigned long long)m->token, (long long)a->at_ms);
     snprintf(rank, sizeof rank, "%d", a->severity == ALERT_CRITICAL ? 1 : 0);
+    snprintf(now, sizeof now, "%lld", (long long)a->at_ms);
     snprintf(px, sizeof px, "%lld", (long long)m->cfg.rules.cooldown_ms[a->type]);
-    const char *argv[] = {key, rank, token, px};
-    size_t len[4];
-    for (int i = 0; i < 4; i++) len[i] = strlen(argv[i]);
-    MonitorCall call = {MLUA_COOLDOWN, 1, 4, argv, len};
+    const char *argv[] = {key, rank, token, now, px};
+    size_t len[5];
+    for (int i = 0; i < 5; i++) len[i] = strlen(argv[i]);
+    MonitorCall call = {MLUA_COOLDOWN, 1, 5, argv, len};
     redisReply *r;
     if (exchange(m, a->at_ms, &call, 1, &r, 1) != MONITOR_OK) return MONITOR_UNAVAILABLE;
     int won = !check_reply(m, r, a->at_ms, "cool-down") && reply_int(r) == 1;

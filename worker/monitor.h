@@ -13,7 +13,8 @@
  *   bz:win:{vol}:s:<epoch s>       hash   counters of one second           TTL second_ttl_ms
  *   bz:win:{vol}:m:<epoch min>     hash   counters + latency histogram     TTL minute_ttl_ms
  *   bz:win:{neg}:h|u|w:<min>       zset   hashtags|mentions|words of the negative tweets
- *   bz:win:{neg}:x:<min>           zset   most negative tweet ids (score P(positive))
+ *   bz:win:{neg}:x:<min>           zset   example ids: the most typical negative tweets
+ *                                         (score -typicality, monitor.c; lowest kept)
  *   bz:win:{misclassified}         zset   tweet id -> ms, confirmed misclassifications
  *   bz:win:{misclassified}:seen    zset   feedback ids counted (replays count once)
  *   bz:win:{misclassified}:m:<min> hash   feedback counters: fb, ok, bad, unk
@@ -121,7 +122,7 @@ typedef struct {
 } MonitorBatch;
 
 /* Adds a batch to the windows in one pipelined round trip (two Lua calls: counters, and
- * the negatives' terms and most negative ids), then evaluates the rules when
+ * the negatives' terms and most typical ids), then evaluates the rules when
  * eval_interval_ms has passed (monitor_tick). Returns MONITOR_OK, or MONITOR_UNAVAILABLE
  * (the batch is dropped and counted). Allocates nothing. */
 int monitor_observe_batch(Monitor *m, int64_t now_ms, const MonitorBatch *b);

@@ -74,10 +74,10 @@ static const char read_window[] = "local f = {}\n"
                                   "return sum\n";
 
 /* KEYS[1] the base name of the negative-tweet sets: KEYS[1]:<kind>:<epoch minute>, kinds
- * h (hashtags), u (mentions), w (words) counted by ZINCRBY, and x (example ids scored by
- * P(positive)). ARGV[1] first minute, ARGV[2] last minute, ARGV[3] terms per kind,
+ * h (hashtags), u (mentions), w (words) counted by ZINCRBY, and x (example ids, lower
+ * scores better). ARGV[1] first minute, ARGV[2] last minute, ARGV[3] terms per kind,
  * ARGV[4] examples. Returns {hashtags, mentions, words} as flat member, count lists
- * (most frequent first) and the example ids (most negative first). KEYS[1]:tmp is a
+ * (most frequent first) and the example ids (best first). KEYS[1]:tmp is a
  * scratch key, deleted before returning. */
 static const char top_terms[] = "local tmp = KEYS[1] .. ':tmp'\n"
                                 "local out = {}\n"
@@ -129,18 +129,23 @@ static const char feedback[] =
     "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. from, '+inf', 'LIMIT', 0, tonumber(ARGV[7]))\n"
     "return {fresh, count, ids}\n";
 
-/* KEYS[1] the alert's cool-down key. ARGV[1] severity rank (0 warning, 1 critical),
- * ARGV[2] a token naming this raise, ARGV[3] cool-down (ms). Returns 1 when the alert
- * is ours to raise: no cool-down running, or a lower-severity one, or our own claim
- * seen again; else 0. */
-static const char cooldown[] = "local mine = ARGV[1] .. ' ' .. ARGV[2]\n"
-                               "local cur = redis.call('GET', KEYS[1])\n"
-                               "if cur then\n"
-                               "  if cur == mine then return 1 end\n"
-                               "  if tonumber(string.sub(cur, 1, 1)) >= tonumber(ARGV[1]) then return 0 end\n"
-                               "end\n"
-                               "redis.call('SET', KEYS[1], mine, 'PX', ARGV[3])\n"
-                               "return 1\n";
+/* KEYS[1] the alert's cool-down key, holding "<rank> <until ms> <token>". ARGV[1]
+ * severity rank (0 warning, 1 critical), ARGV[2] a token naming this raise, ARGV[3] now
+ * (ms), ARGV[4] cool-down (ms). Returns 1 when the alert is ours to raise: no cool-down
+ * running at `now`, or a lower-severity one, or our own claim seen again (a reply lost
+ * and the call resent); else 0. The cool-down is judged on the callers' clock (time is
+ * injected); the key's PX only cleans up. */
+static const char cooldown[] =
+    "local now, rank = tonumber(ARGV[3]), tonumber(ARGV[1])\n"
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur then\n"
+    "  local r, untl, tok = string.match(cur, '^(%d) (%-?%d+) (.*)$')\n"
+    "  if tok == ARGV[2] and tonumber(r) == rank then return 1 end\n"
+    "  if r and tonumber(untl) > now and tonumber(r) >= rank then return 0 end\n"
+    "end\n"
+    "local until_ms = now + tonumber(ARGV[4])\n"
+    "redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. until_ms .. ' ' .. ARGV[2], 'PX', ARGV[4])\n"
+    "return 1\n";
 
 static const char *const sources[MLUA_COUNT] = {observe_volume, observe_negatives, read_window,
                                                 top_terms,      feedback,          cooldown};

@@ -7,12 +7,13 @@
  *   MLUA_OBSERVE_VOLUME     add a batch's counters to its second and minute buckets
  *   MLUA_OBSERVE_NEGATIVES  add the terms and example ids of a batch's negative tweets
  *   MLUA_READ_WINDOW        sum the per-second buckets of a window
- *   MLUA_TOP_TERMS          the top terms and most negative tweet ids of a window
+ *   MLUA_TOP_TERMS          the top terms and example tweet ids of a window
  *   MLUA_FEEDBACK           count one feedback once per tweet id; add a misclassified
  *                           tweet to the 5-minute window; the window's count and ids
- *   MLUA_COOLDOWN           claim an alert's cool-down (SET NX PX; a critical alert may
- *                           replace a warning of the same type; a replay of one's own
- *                           claim after a lost reply is answered "claimed" again)
+ *   MLUA_COOLDOWN           claim an alert's cool-down (SET NX PX semantics, judged on the
+ *                           callers' injected clock; a critical alert may replace a warning
+ *                           of the same type; one's own claim resent after a lost reply is
+ *                           answered "claimed" again)
  *
  * Redis' Lua returns numbers to the client as integers, so every script keeps its
  * numbers integral (fractions are counted in millionths by the callers). */

@@ -168,7 +168,9 @@ static int starts_with_ci(const char *s, size_t n, const char *prefix) {
     return 1;
 }
 
-void terms_add_text(TermCounter *t, const char *text, size_t len) {
+/* Calls fn for every term of a text (lower-cased, cut), see terms.h for what counts. */
+static void scan_text(const char *text, size_t len, void (*fn)(const char *term, size_t n, void *ctx),
+                      void *ctx) {
     char buf[TERMS_MAX_LEN + 1];
     size_t i = 0;
     while (i < len) {
@@ -191,7 +193,7 @@ void terms_add_text(TermCounter *t, const char *text, size_t len) {
             while (j < len && is_word_byte((uint8_t)text[j])) j++;
             buf[0] = (char)c;
             size_t n = lower_into(buf, 1, text + i + 1, j - i - 1);
-            count_term(t, buf, n, 1);
+            fn(buf, n, ctx);
             i = j;
             continue;
         }
@@ -201,13 +203,42 @@ void terms_add_text(TermCounter *t, const char *text, size_t len) {
             size_t n = j - i;
             if (n >= TERMS_MIN_WORD && !all_digits(text + i, n)) {
                 size_t m = lower_into(buf, 0, text + i, n);
-                if (!terms_is_stopword(buf, m)) count_term(t, buf, m, 1);
+                if (!terms_is_stopword(buf, m)) fn(buf, m, ctx);
             }
             i = j;
             continue;
         }
         i++;
     }
+}
+
+static void add_one(const char *term, size_t n, void *ctx) { count_term(ctx, term, n, 1); }
+
+void terms_add_text(TermCounter *t, const char *text, size_t len) { scan_text(text, len, add_one, t); }
+
+typedef struct {
+    const TermCounter *t;
+    int64_t sum;
+} ScoreCtx;
+
+static void score_one(const char *term, size_t n, void *ctx) {
+    ScoreCtx *c = ctx;
+    n = cut_utf8(term, n, TERMS_MAX_LEN - 1);
+    uint32_t h = term_hash(term, n);
+    for (uint32_t i = h & c->t->mask;; i = (i + 1) & c->t->mask) {
+        const TermSlot *e = &c->t->slots[i];
+        if (!e->len) return;
+        if (e->hash == h && e->len == n && !memcmp(e->term, term, n)) {
+            c->sum += e->count;
+            return;
+        }
+    }
+}
+
+int64_t terms_score_text(const TermCounter *t, const char *text, size_t len) {
+    ScoreCtx c = {t, 0};
+    scan_text(text, len, score_one, &c);
+    return c.sum;
 }
 
 int terms_top(const TermCounter *t, TermKind kind, TermCount *out, int k) {

@@ -52,6 +52,10 @@ void terms_add_text(TermCounter *t, const char *text, size_t len);
  * its first byte), cut to TERMS_MAX_LEN - 1 bytes. Used to merge counts read back. */
 void terms_add(TermCounter *t, const char *term, size_t len, int64_t count);
 
+/* How typical a text is of what was counted: the sum, over the text's terms (each
+ * occurrence), of their counts (0 for terms not in the table). */
+int64_t terms_score_text(const TermCounter *t, const char *text, size_t len);
+
 /* The k most frequent terms of a kind, most frequent first (ties: byte order of the
  * term), into out. Returns how many were written (<= k). */
 int terms_top(const TermCounter *t, TermKind kind, TermCount *out, int k);

@@ -537,6 +537,12 @@ static void terms_from_tweets(void **state) {
             assert_string_not_equal(top[i].term, never[j]);
         assert_true(strcmp(top[i].term, "2") != 0);
     }
+    /* typicality: the buzz tweet shares the most frequent terms */
+    int64_t buzz = terms_score_text(t, tweets[0], strlen(tweets[0]));
+    int64_t other = terms_score_text(t, "nothing shared here", 19);
+    assert_int_equal(other, 0);
+    /* @airparadis 2 + lost 2 + bags 3 + #lostluggage 3 + #fail 1 + hours 1 + delayed 2 + worst 1 */
+    assert_int_equal(buzz, 15);
     TermCount all[32];
     n = terms_top(t, TERM_WORD, all, 32);
     int cafe = 0;
