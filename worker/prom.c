@@ -39,7 +39,7 @@ typedef struct {
 
 struct PromRegistry {
     pthread_mutex_t mu;
-    PromFamily *fam;
+    PromFamily **fam; /* each family allocated once: its address is stable */
     int nfam, capfam;
     char err[192];
 };
@@ -68,7 +68,10 @@ static void prom_family_free(PromFamily *f) {
 
 void prom_registry_free(PromRegistry *r) {
     if (!r) return;
-    for (int i = 0; i < r->nfam; i++) prom_family_free(&r->fam[i]);
+    for (int i = 0; i < r->nfam; i++) {
+        prom_family_free(r->fam[i]);
+        free(r->fam[i]);
+    }
     free(r->fam);
     pthread_mutex_destroy(&r->mu);
     free(r);
@@ -122,7 +125,7 @@ static PromFamily *prom_add_family(PromRegistry *r, PromKind kind, const char *n
     if (!prom_valid_metric_name(name))
         return prom_fail(r, "invalid metric name '%s'", name ? name : "(null)");
     for (int i = 0; i < r->nfam; i++) {
-        const PromFamily *f = &r->fam[i];
+        const PromFamily *f = r->fam[i];
         if (strcmp(f->name, name) == 0 || (f->kind == PROM_HISTOGRAM && prom_is_derived(name, f->name)) ||
             (kind == PROM_HISTOGRAM && prom_is_derived(f->name, name)))
             return prom_fail(r, "metric '%s' clashes with registered '%s'", name, f->name);
@@ -147,8 +150,8 @@ static PromFamily *prom_add_family(PromRegistry *r, PromKind kind, const char *n
         r->capfam = r->capfam ? 2 * r->capfam : 16;
         r->fam = reallocCheck(r->fam, (size_t)r->capfam * sizeof *r->fam);
     }
-    PromFamily *f = &r->fam[r->nfam++];
-    memset(f, 0, sizeof *f);
+    PromFamily *f = callocCheck(1, sizeof *f); /* never moves: series point into it */
+    r->fam[r->nfam++] = f;
     f->kind = kind;
     f->name = strdupCheck(name);
     f->help = strdupCheck(help ? help : "");
@@ -489,7 +492,7 @@ static void pw_family(PromWriter *w, const PromFamily *f) {
 size_t prom_render(PromRegistry *r, char *buf, size_t cap) {
     PromWriter w = {buf, cap ? cap - 1 : 0, 0};
     pthread_mutex_lock(&r->mu);
-    for (int i = 0; i < r->nfam; i++) pw_family(&w, &r->fam[i]);
+    for (int i = 0; i < r->nfam; i++) pw_family(&w, r->fam[i]);
     pthread_mutex_unlock(&r->mu);
     if (cap) buf[w.len < w.cap ? w.len : w.cap] = '\0';
     return w.len;
@@ -502,7 +505,7 @@ size_t prom_render_bound(PromRegistry *r) {
     size_t total = 1;
     pthread_mutex_lock(&r->mu);
     for (int i = 0; i < r->nfam; i++) {
-        const PromFamily *f = &r->fam[i];
+        const PromFamily *f = r->fam[i];
         size_t name = strlen(f->name);
         total += 2 * name + 2 * strlen(f->help) + 32; /* # HELP and # TYPE lines */
         size_t lines = f->kind == PROM_HISTOGRAM ? (size_t)f->nbounds + 3 : 1;

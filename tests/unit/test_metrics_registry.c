@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,35 @@ static void rejects_invalid_registrations(void **state) {
     /* The failures left the registry renderable and unchanged. */
     char *text = render_checked(r);
     assert_null(strstr(text, "t_l"));
+    free(text);
+    prom_registry_free(r);
+}
+
+/* Series handed out early stay valid while the registry grows (its tables move). */
+static void series_survive_registry_growth(void **state) {
+    (void)state;
+    PromRegistry *r = prom_registry_new();
+    const double bounds[] = {0.5, 1, 2};
+    PromHistogram *h = prom_histogram_register(r, "t_first", "", bounds, 3, NULL, NULL, 0);
+    const char *lv[] = {"x"};
+    PromInfo *info = prom_info_register(r, "t_info", "", lv, 1);
+    PromCounter *c[100];
+    for (int i = 0; i < 100; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "t_more_%d_total", i);
+        c[i] = prom_counter_register(r, name, "", NULL, NULL, 0);
+        assert_non_null(c[i]);
+        prom_counter_add(c[i], (uint64_t)i);
+    }
+    prom_histogram_observe(h, 0.75);
+    const char *iv[] = {"v"};
+    prom_info_set(info, iv);
+    assert_true(prom_histogram_quantile(h, 1.0) == 1.0);
+    char *text = render_checked(r);
+    assert_non_null(strstr(text, "t_first_bucket{le=\"0.5\"} 0\nt_first_bucket{le=\"1\"} 1\n"
+                                 "t_first_bucket{le=\"2\"} 1\nt_first_bucket{le=\"+Inf\"} 1\n"));
+    assert_non_null(strstr(text, "t_info{x=\"v\"} 1\n"));
+    assert_non_null(strstr(text, "t_more_99_total 99\n"));
     free(text);
     prom_registry_free(r);
 }
@@ -494,6 +524,7 @@ int main(void) {
         cmocka_unit_test(renders_histograms_cumulatively),
         cmocka_unit_test(escapes_help_and_label_values),
         cmocka_unit_test(rejects_invalid_registrations),
+        cmocka_unit_test(series_survive_registry_growth),
         cmocka_unit_test(concurrent_updates_sum_exactly),
         cmocka_unit_test(quantiles_interpolate_inside_buckets),
         cmocka_unit_test(info_metric_appears_once_set),
