@@ -457,7 +457,10 @@ HttpServer *http_server_start(const HttpConfig *cfg, const HttpHooks *hooks, Pro
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : 0;
-    log_info("http_listening", "HTTP server on %s (port %d)", c.listen, s->port);
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->port);
+    const char *kv[] = {"listen", c.listen, "port", port, NULL};
+    log_event(LOG_INFO, "http_listening", kv, "HTTP server listening on port %d", s->port);
     return s;
 }
 

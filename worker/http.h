@@ -106,7 +106,8 @@ int http_parse_listen(const char *spec, struct sockaddr_storage *out, socklen_t 
  * /metrics then answers 503); when given, the server registers
  * buzzradar_http_requests_total{code} in it (so one registry hosts one server) and
  * must outlive the server. hooks is copied. Returns the server, or NULL with a reason
- * in err (bad address, port in use, registration clash). */
+ * in err (bad address, port in use, registration clash; after a failed bind the
+ * counter family stays registered, at zero). */
 HttpServer *http_server_start(const HttpConfig *cfg, const HttpHooks *hooks, PromRegistry *metrics, char *err,
                               size_t errlen);
 
