@@ -60,4 +60,8 @@ void classifier_batch_score(ClassifierBatch *b);
 /* After score: P(positive) of the slot, in [0, 1]. */
 float classifier_batch_p(const ClassifierBatch *b, int slot);
 
+/* p rounded to 6 decimals: the value every output (predict, scored events, HTTP)
+ * prints, so that the same text shows the same probability everywhere. */
+double classifier_round_p(float p);
+
 #endif

@@ -20,19 +20,30 @@ int emoticon_may_start(unsigned char c0, unsigned char c1) {
     switch (c0) {
     case ':':
     case ';':
-    case '=': return 1;
-    case '<': return c1 == '3' || c1 == '/';
-    case '>': return in(c1, ":;=_.");
+    case '=':
+        return 1;
+    case '<':
+        return c1 == '3' || c1 == '/';
+    case '>':
+        return in(c1, ":;=_.");
     case 'x':
-    case 'X': return c1 == 'D' || c1 == 'd';
-    case '^': return in(c1, "_.-^");
-    case '-': return in(c1, "_.");
-    case 'T': return in(c1, "_.-");
+    case 'X':
+        return c1 == 'D' || c1 == 'd';
+    case '^':
+        return in(c1, "_.-^");
+    case '-':
+        return in(c1, "_.");
+    case 'T':
+        return in(c1, "_.-");
     case 'u':
-    case '.': return c1 == '_';
-    case '(': return in(c1, ":;-");
-    case ')': return in(c1, ":-");
-    default: return 0;
+    case '.':
+        return c1 == '_';
+    case '(':
+        return in(c1, ":;-");
+    case ')':
+        return in(c1, ":-");
+    default:
+        return 0;
     }
 }
 

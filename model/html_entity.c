@@ -12,15 +12,15 @@ typedef struct {
 /* The named references seen in tweets (HTML's full list has 2,231; the rest are
  * left as text). */
 static const Entity entities[] = {
-    {"amp", '&'},      {"lt", '<'},        {"gt", '>'},        {"quot", '"'},     {"apos", '\''},
-    {"nbsp", 0xA0},    {"hellip", 0x2026}, {"mdash", 0x2014},  {"ndash", 0x2013}, {"lsquo", 0x2018},
-    {"rsquo", 0x2019}, {"ldquo", 0x201C},  {"rdquo", 0x201D},  {"laquo", 0xAB},   {"raquo", 0xBB},
-    {"copy", 0xA9},    {"reg", 0xAE},      {"trade", 0x2122},  {"euro", 0x20AC},  {"pound", 0xA3},
-    {"cent", 0xA2},    {"yen", 0xA5},      {"deg", 0xB0},      {"middot", 0xB7},  {"bull", 0x2022},
-    {"hearts", 0x2665}, {"eacute", 0xE9},  {"egrave", 0xE8},   {"agrave", 0xE0},  {"ccedil", 0xE7},
+    {"amp", '&'},       {"lt", '<'},        {"gt", '>'},       {"quot", '"'},     {"apos", '\''},
+    {"nbsp", 0xA0},     {"hellip", 0x2026}, {"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018},
+    {"rsquo", 0x2019},  {"ldquo", 0x201C},  {"rdquo", 0x201D}, {"laquo", 0xAB},   {"raquo", 0xBB},
+    {"copy", 0xA9},     {"reg", 0xAE},      {"trade", 0x2122}, {"euro", 0x20AC},  {"pound", 0xA3},
+    {"cent", 0xA2},     {"yen", 0xA5},      {"deg", 0xB0},     {"middot", 0xB7},  {"bull", 0x2022},
+    {"hearts", 0x2665}, {"eacute", 0xE9},   {"egrave", 0xE8},  {"agrave", 0xE0},  {"ccedil", 0xE7},
 };
 
-#define ENTITY_NAME_MAX 8 /* longest name above */
+#define ENTITY_NAME_MAX   8 /* longest name above */
 #define ENTITY_DIGITS_MAX 8
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }

@@ -314,6 +314,19 @@ void modelwriter_add(ModelWriter *w, const char *name, MfDtype dtype, int ndim, 
     w->n_tensors++;
 }
 
+void modelwriter_append(ModelWriter *w, ModelWriter *from) {
+    size_t start = from->n_tensors_at + 4;
+    mw_put(w, from->buf + start, from->len - start);
+    w->n_tensors += from->n_tensors;
+    modelwriter_discard(from);
+}
+
+void modelwriter_discard(ModelWriter *w) {
+    if (!w) return;
+    free(w->buf);
+    free(w);
+}
+
 int modelwriter_finish(ModelWriter *w, const char *path, char *err, size_t errlen) {
     memcpy(w->buf + w->n_tensors_at, &w->n_tensors, 4);
     uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), w->buf, (uInt)w->len);

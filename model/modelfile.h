@@ -87,6 +87,13 @@ ModelWriter *modelwriter_new(const char *header_json);
 void modelwriter_add(ModelWriter *w, const char *name, MfDtype dtype, int ndim, const int64_t *dims,
                      const void *data);
 
+/* Moves every tensor of `from` (a writer used only to stage tensors; its header is
+ * dropped) to the end of w, in order, and frees `from`. */
+void modelwriter_append(ModelWriter *w, ModelWriter *from);
+
+/* Frees a writer without writing anything. */
+void modelwriter_discard(ModelWriter *w);
+
 /* Writes the file atomically (temporary file + rename) and frees the writer.
  * Returns 0, or -1 with a reason in err (the writer is freed either way). */
 int modelwriter_finish(ModelWriter *w, const char *path, char *err, size_t errlen);

@@ -45,42 +45,45 @@ typedef struct {
 /* Codepoints from U+0080 up, sorted; gaps are CL_SEP. Coarse on purpose: enough to
  * split words the way a reader would in the scripts tweets use. */
 static const ClassRange ranges[] = {
-    {0x0080, 0x00A0, CL_SPACE},   {0x00AA, 0x00AA, CL_LETTER},  {0x00AD, 0x00AD, CL_IGNORE},
-    {0x00B5, 0x00B5, CL_LETTER},  {0x00BA, 0x00BA, CL_LETTER},  {0x00C0, 0x00D6, CL_LETTER},
-    {0x00D8, 0x00F6, CL_LETTER},  {0x00F8, 0x037D, CL_LETTER},  {0x037F, 0x0386, CL_LETTER},
-    {0x0388, 0x0482, CL_LETTER},  {0x0483, 0x0559, CL_LETTER},  {0x0560, 0x0588, CL_LETTER},
-    {0x0591, 0x05BD, CL_LETTER},  {0x05BF, 0x05BF, CL_LETTER},  {0x05C1, 0x05C2, CL_LETTER},
-    {0x05C4, 0x05C5, CL_LETTER},  {0x05C7, 0x05F2, CL_LETTER},  {0x0610, 0x061A, CL_LETTER},
-    {0x0620, 0x065F, CL_LETTER},  {0x0660, 0x0669, CL_DIGIT},   {0x066E, 0x06D3, CL_LETTER},
-    {0x06D5, 0x06EF, CL_LETTER},  {0x06F0, 0x06F9, CL_DIGIT},   {0x06FA, 0x0963, CL_LETTER},
-    {0x0966, 0x0E3E, CL_LETTER},  {0x0E40, 0x167F, CL_LETTER},  {0x1680, 0x1680, CL_SPACE},
-    {0x1681, 0x180D, CL_LETTER},  {0x180E, 0x180E, CL_SPACE},   {0x180F, 0x1FFF, CL_LETTER},
-    {0x2000, 0x200B, CL_SPACE},   {0x200C, 0x200F, CL_IGNORE},  {0x2028, 0x2029, CL_SPACE},
-    {0x202A, 0x202E, CL_IGNORE},  {0x202F, 0x202F, CL_SPACE},   {0x203C, 0x203C, CL_EMOJI},
-    {0x2049, 0x2049, CL_EMOJI},   {0x205F, 0x205F, CL_SPACE},   {0x2060, 0x206F, CL_IGNORE},
-    {0x20D0, 0x20FF, CL_IGNORE},  {0x231A, 0x231B, CL_EMOJI},   {0x23E9, 0x23F3, CL_EMOJI},
-    {0x23F8, 0x23FA, CL_EMOJI},   {0x25AA, 0x25AB, CL_EMOJI},   {0x25B6, 0x25B6, CL_EMOJI},
-    {0x25C0, 0x25C0, CL_EMOJI},   {0x25FB, 0x25FE, CL_EMOJI},   {0x2600, 0x27BF, CL_EMOJI},
-    {0x2B05, 0x2B07, CL_EMOJI},   {0x2B1B, 0x2B1C, CL_EMOJI},   {0x2B50, 0x2B50, CL_EMOJI},
-    {0x2B55, 0x2B55, CL_EMOJI},   {0x2C00, 0x2DFF, CL_LETTER},  {0x2E80, 0x2FDF, CL_IDEO},
-    {0x3000, 0x3000, CL_SPACE},   {0x3005, 0x3005, CL_IDEO},    {0x3030, 0x3030, CL_EMOJI},
-    {0x303D, 0x303D, CL_EMOJI},   {0x3041, 0x30FA, CL_LETTER},  {0x30FC, 0x31FF, CL_LETTER},
-    {0x3297, 0x3297, CL_EMOJI},   {0x3299, 0x3299, CL_EMOJI},   {0x3400, 0x4DBF, CL_IDEO},
-    {0x4E00, 0x9FFF, CL_IDEO},    {0xA000, 0xD7FF, CL_LETTER},  {0xF900, 0xFAFF, CL_IDEO},
-    {0xFB00, 0xFD3D, CL_LETTER},  {0xFD40, 0xFDFF, CL_LETTER},  {0xFE00, 0xFE0F, CL_IGNORE},
-    {0xFE20, 0xFE2F, CL_LETTER},  {0xFE70, 0xFEFE, CL_LETTER},  {0xFEFF, 0xFEFF, CL_IGNORE},
+    {0x0080, 0x00A0, CL_SPACE},   {0x00AA, 0x00AA, CL_LETTER},   {0x00AD, 0x00AD, CL_IGNORE},
+    {0x00B5, 0x00B5, CL_LETTER},  {0x00BA, 0x00BA, CL_LETTER},   {0x00C0, 0x00D6, CL_LETTER},
+    {0x00D8, 0x00F6, CL_LETTER},  {0x00F8, 0x037D, CL_LETTER},   {0x037F, 0x0386, CL_LETTER},
+    {0x0388, 0x0482, CL_LETTER},  {0x0483, 0x0559, CL_LETTER},   {0x0560, 0x0588, CL_LETTER},
+    {0x0591, 0x05BD, CL_LETTER},  {0x05BF, 0x05BF, CL_LETTER},   {0x05C1, 0x05C2, CL_LETTER},
+    {0x05C4, 0x05C5, CL_LETTER},  {0x05C7, 0x05F2, CL_LETTER},   {0x0610, 0x061A, CL_LETTER},
+    {0x0620, 0x065F, CL_LETTER},  {0x0660, 0x0669, CL_DIGIT},    {0x066E, 0x06D3, CL_LETTER},
+    {0x06D5, 0x06EF, CL_LETTER},  {0x06F0, 0x06F9, CL_DIGIT},    {0x06FA, 0x0963, CL_LETTER},
+    {0x0966, 0x0E3E, CL_LETTER},  {0x0E40, 0x167F, CL_LETTER},   {0x1680, 0x1680, CL_SPACE},
+    {0x1681, 0x180D, CL_LETTER},  {0x180E, 0x180E, CL_SPACE},    {0x180F, 0x1FFF, CL_LETTER},
+    {0x2000, 0x200B, CL_SPACE},   {0x200C, 0x200F, CL_IGNORE},   {0x2028, 0x2029, CL_SPACE},
+    {0x202A, 0x202E, CL_IGNORE},  {0x202F, 0x202F, CL_SPACE},    {0x203C, 0x203C, CL_EMOJI},
+    {0x2049, 0x2049, CL_EMOJI},   {0x205F, 0x205F, CL_SPACE},    {0x2060, 0x206F, CL_IGNORE},
+    {0x20D0, 0x20FF, CL_IGNORE},  {0x231A, 0x231B, CL_EMOJI},    {0x23E9, 0x23F3, CL_EMOJI},
+    {0x23F8, 0x23FA, CL_EMOJI},   {0x25AA, 0x25AB, CL_EMOJI},    {0x25B6, 0x25B6, CL_EMOJI},
+    {0x25C0, 0x25C0, CL_EMOJI},   {0x25FB, 0x25FE, CL_EMOJI},    {0x2600, 0x27BF, CL_EMOJI},
+    {0x2B05, 0x2B07, CL_EMOJI},   {0x2B1B, 0x2B1C, CL_EMOJI},    {0x2B50, 0x2B50, CL_EMOJI},
+    {0x2B55, 0x2B55, CL_EMOJI},   {0x2C00, 0x2DFF, CL_LETTER},   {0x2E80, 0x2FDF, CL_IDEO},
+    {0x3000, 0x3000, CL_SPACE},   {0x3005, 0x3005, CL_IDEO},     {0x3030, 0x3030, CL_EMOJI},
+    {0x303D, 0x303D, CL_EMOJI},   {0x3041, 0x30FA, CL_LETTER},   {0x30FC, 0x31FF, CL_LETTER},
+    {0x3297, 0x3297, CL_EMOJI},   {0x3299, 0x3299, CL_EMOJI},    {0x3400, 0x4DBF, CL_IDEO},
+    {0x4E00, 0x9FFF, CL_IDEO},    {0xA000, 0xD7FF, CL_LETTER},   {0xF900, 0xFAFF, CL_IDEO},
+    {0xFB00, 0xFD3D, CL_LETTER},  {0xFD40, 0xFDFF, CL_LETTER},   {0xFE00, 0xFE0F, CL_IGNORE},
+    {0xFE20, 0xFE2F, CL_LETTER},  {0xFE70, 0xFEFE, CL_LETTER},   {0xFEFF, 0xFEFF, CL_IGNORE},
     {0xFF66, 0xFFDC, CL_LETTER},  {0x10000, 0x1EFFF, CL_LETTER}, {0x1F000, 0x1F1E5, CL_EMOJI},
-    {0x1F1E6, 0x1F1FF, CL_RI},    {0x1F200, 0x1F3FA, CL_EMOJI}, {0x1F3FB, 0x1F3FF, CL_IGNORE},
-    {0x1F400, 0x1FAFF, CL_EMOJI}, {0x20000, 0x3FFFF, CL_IDEO},  {0xE0000, 0xE0FFF, CL_IGNORE},
+    {0x1F1E6, 0x1F1FF, CL_RI},    {0x1F200, 0x1F3FA, CL_EMOJI},  {0x1F3FB, 0x1F3FF, CL_IGNORE},
+    {0x1F400, 0x1FAFF, CL_EMOJI}, {0x20000, 0x3FFFF, CL_IDEO},   {0xE0000, 0xE0FFF, CL_IGNORE},
 };
 
 static int cp_class_wide(uint32_t c) {
     size_t lo = 0, hi = sizeof ranges / sizeof ranges[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (c < ranges[mid].lo) hi = mid;
-        else if (c > ranges[mid].hi) lo = mid + 1;
-        else return ranges[mid].cl;
+        if (c < ranges[mid].lo)
+            hi = mid;
+        else if (c > ranges[mid].hi)
+            lo = mid + 1;
+        else
+            return ranges[mid].cl;
     }
     return CL_SEP;
 }
@@ -103,7 +106,8 @@ struct TextPipeline {
 };
 
 TextConfig text_config_default(void) {
-    TextConfig c = {.max_tokens = TEXT_MAX_TOKENS_DEFAULT, .stem = 1, .stem_cache_slots = 65536, .fix_mojibake = 1};
+    TextConfig c = {
+        .max_tokens = TEXT_MAX_TOKENS_DEFAULT, .stem = 1, .stem_cache_slots = 65536, .fix_mojibake = 1};
     return c;
 }
 
@@ -226,7 +230,10 @@ static int starts_with_ci(const Scan *sc, size_t i, const char *w) {
     return 1;
 }
 
-/* Top-level domains that make "host.tld/..." a URL without a scheme. */
+#define HOST_MAX 253 /* longest DNS name */
+
+/* Top-level domains that make "host.tld/..." a URL without a scheme; the first
+ * three also make a bare "host.tld" one. */
 static const char *const tlds[] = {"com", "net", "org", "edu", "gov", "info", "biz", "ly", "co", "uk", "us",
                                    "ca",  "de",  "fr",  "io",  "me",  "tv",   "fm",  "gl", "be", "it", "nl",
                                    "au",  "jp",  "in",  "ru",  "es",  "br",   "cc",  "ws", "to"};
@@ -261,9 +268,11 @@ static size_t match_url(const Scan *sc, size_t i) {
     if (starts_with_ci(sc, i, "http://") || starts_with_ci(sc, i, "https://") ||
         starts_with_ci(sc, i, "ftp://") || starts_with_ci(sc, i, "www."))
         return url_end(sc, i);
-    /* host.name.tld followed by '/' (or end of word for .com/.net/.org) */
+    /* host.name.tld followed by '/' (or end of word for .com/.net/.org); host names
+     * are at most HOST_MAX bytes, which also keeps this check O(1) per word */
     size_t p = i, label = i, dots = 0;
     while (p < sc->len) {
+        if (p - i > HOST_MAX) return 0;
         int c = sc->s[p];
         if (ascii_alnum(c) || c == '-') {
             p++;
@@ -320,7 +329,7 @@ static int match_emoticon(const Scan *sc, size_t i, uint32_t c, size_t j, int pr
         p = nx;
     }
     off[n] = p;
-    EmoticonLeft left = prev_cl == CL_SPACE                     ? EMOTICON_AFTER_SPACE
+    EmoticonLeft left = prev_cl == CL_SPACE                      ? EMOTICON_AFTER_SPACE
                         : IS_WORD(prev_cl) || prev_cl == CL_IDEO ? EMOTICON_AFTER_ALNUM
                                                                  : EMOTICON_AFTER_OTHER;
     int used = 0;
@@ -362,7 +371,7 @@ static size_t scan_word(Scan *sc, size_t i, Word *wd) {
         }
         if (!IS_WORD(cl)) {
             /* an apostrophe between letters, or . , : between digits, stays */
-            int inner = (IS_APOS(c) && prev_cl == CL_LETTER) ? CL_LETTER
+            int inner = (IS_APOS(c) && prev_cl == CL_LETTER)                          ? CL_LETTER
                         : ((c == '.' || c == ',' || c == ':') && prev_cl == CL_DIGIT) ? CL_DIGIT
                                                                                       : -1;
             if (inner < 0 || class_at(sc, nx) != inner) break;
@@ -400,19 +409,19 @@ typedef struct {
 } Negation;
 
 static const Negation negations[] = {
-    {"dont", "do"},         {"doesnt", "does"},   {"didnt", "did"},     {"cant", "can"},
-    {"cannot", "can"},      {"wont", "will"},     {"wouldnt", "would"}, {"shouldnt", "should"},
-    {"couldnt", "could"},   {"isnt", "is"},       {"arent", "are"},     {"wasnt", "was"},
-    {"werent", "were"},     {"havent", "have"},   {"hasnt", "has"},     {"hadnt", "had"},
-    {"aint", "is"},         {"mustnt", "must"},   {"neednt", "need"},   {"shant", "shall"},
+    {"dont", "do"},       {"doesnt", "does"}, {"didnt", "did"},     {"cant", "can"},
+    {"cannot", "can"},    {"wont", "will"},   {"wouldnt", "would"}, {"shouldnt", "should"},
+    {"couldnt", "could"}, {"isnt", "is"},     {"arent", "are"},     {"wasnt", "was"},
+    {"werent", "were"},   {"havent", "have"}, {"hasnt", "has"},     {"hadnt", "had"},
+    {"aint", "is"},       {"mustnt", "must"}, {"neednt", "need"},   {"shant", "shall"},
     {"mightnt", "might"},
 };
 
 /* Auxiliaries whose "n't" form is irregular ("ca" of "can't"). */
 static const Negation irregular[] = {{"ca", "can"}, {"wo", "will"}, {"sha", "shall"}, {"ai", "is"}};
 
-/* When the word w (NUL-terminated, len bytes) is a negation, returns its auxiliary (in *aux_len bytes; it may be
- * empty) and 1; else 0. */
+/* When the word w (NUL-terminated, len bytes) is a negation, returns its auxiliary (in *aux_len bytes; it may
+ * be empty) and 1; else 0. */
 static int negation(const char *w, int len, const char **aux, int *aux_len) {
     if (len >= 3 && !memcmp(w + len - 3, "n't", 3)) {
         *aux = w;
@@ -511,7 +520,8 @@ static size_t scan_emoji(Scan *sc, uint32_t c, size_t j) {
 /* ---- the scanner ------------------------------------------------------------------ */
 
 int text_tokenize(TextPipeline *tp, const char *s, size_t len, TextTokens *out) {
-    Scan sc = {.tp = tp, .s = (const unsigned char *)s, .len = s ? len : 0, .out = out, .max = tp->cfg.max_tokens};
+    Scan sc = {
+        .tp = tp, .s = (const unsigned char *)s, .len = s ? len : 0, .out = out, .max = tp->cfg.max_tokens};
     out->n = 0;
     tp->arena_used = 0;
     int prev_cl = CL_SPACE; /* class of the last character read */
@@ -527,8 +537,10 @@ int text_tokenize(TextPipeline *tp, const char *s, size_t len, TextTokens *out) 
         }
         int pol = match_emoticon(&sc, i, c, j, prev_cl, &end);
         if (pol) {
-            if (pol > 0) EMIT_SPECIAL(&sc, TEXT_TOK_POS_EMO);
-            else EMIT_SPECIAL(&sc, TEXT_TOK_NEG_EMO);
+            if (pol > 0)
+                EMIT_SPECIAL(&sc, TEXT_TOK_POS_EMO);
+            else
+                EMIT_SPECIAL(&sc, TEXT_TOK_NEG_EMO);
             prev_cl = CL_SEP;
             i = end;
             continue;
@@ -553,11 +565,14 @@ int text_tokenize(TextPipeline *tp, const char *s, size_t len, TextTokens *out) 
         }
         case CL_IDEO: {
             char enc[4];
-            emit_copy(&sc, enc, utf8_encode(c, enc));
+            int n = utf8_encode(c, enc);
+            emit_copy(&sc, enc, n);
             break;
         }
         case CL_EMOJI:
-        case CL_RI: j = scan_emoji(&sc, c, j); break;
+        case CL_RI:
+            j = scan_emoji(&sc, c, j);
+            break;
         default:
             if (c == '@' && !IS_WORD(prev_cl) && (end = match_mention(&sc, i))) {
                 EMIT_SPECIAL(&sc, TEXT_TOK_USER);

@@ -111,6 +111,13 @@ static int put(char *out, size_t cap, size_t *w, const char *b, size_t n) {
     return 1;
 }
 
+/* Appends the UTF-8 form of cp like put(). */
+static int put_cp(char *out, size_t cap, size_t *w, uint32_t cp) {
+    char enc[4];
+    size_t n = (size_t)utf8_encode(cp, enc);
+    return put(out, cap, w, enc, n);
+}
+
 static void terminate(char *out, size_t cap, size_t w) {
     if (cap) out[w] = '\0';
 }
@@ -127,12 +134,11 @@ size_t utf8_repair(const char *s, size_t len, char *out, size_t cap, Utf8RepairM
             continue;
         }
         bad++;
-        char enc[4];
         if (mode == UTF8_REPAIR_LATIN1) { /* one byte at a time, as latin-1 */
-            if (!put(out, cap, &w, enc, (size_t)utf8_encode(u[i], enc))) break;
+            if (!put_cp(out, cap, &w, u[i])) break;
             i++;
         } else {
-            if (!put(out, cap, &w, enc, (size_t)utf8_encode(UTF8_REPLACEMENT, enc))) break;
+            if (!put_cp(out, cap, &w, UTF8_REPLACEMENT)) break;
             i += cp;
         }
     }
@@ -145,9 +151,7 @@ size_t utf8_from_latin1(const char *s, size_t len, char *out, size_t cap) {
     const unsigned char *u = (const unsigned char *)s;
     size_t w = 0;
     for (size_t i = 0; i < len; i++) {
-        char enc[2];
-        size_t n = (size_t)utf8_encode(u[i], enc);
-        if (!put(out, cap, &w, enc, n)) break;
+        if (!put_cp(out, cap, &w, u[i])) break;
     }
     terminate(out, cap, w);
     return w;
@@ -178,8 +182,7 @@ size_t utf8_fix_mojibake(const char *s, size_t len, char *out, size_t cap, size_
         size_t adv;
         uint32_t cp = u[i] == 0xC3 ? utf8_unmojibake(u + i, len - i, &adv) : 0;
         if (cp) {
-            char enc[4];
-            if (!put(out, cap, &w, enc, (size_t)utf8_encode(cp, enc))) break;
+            if (!put_cp(out, cap, &w, cp)) break;
             fixed++;
             i += adv;
             continue;

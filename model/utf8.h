@@ -22,8 +22,8 @@
 #define UTF8_REPLACEMENT 0xFFFDu
 
 /* Buffer sizes (including the NUL) that never truncate, for an input of len bytes. */
-#define UTF8_REPAIR_MAX(len)      (3 * (size_t)(len) + 1)
-#define UTF8_FROM_LATIN1_MAX(len) (2 * (size_t)(len) + 1)
+#define UTF8_REPAIR_MAX(len)       (3 * (size_t)(len) + 1)
+#define UTF8_FROM_LATIN1_MAX(len)  (2 * (size_t)(len) + 1)
 #define UTF8_FIX_MOJIBAKE_MAX(len) ((size_t)(len) + 1)
 
 /* Decodes the codepoint that starts s[0..len) (len >= 1) and stores in *adv the
@@ -45,7 +45,8 @@ typedef enum {
 } Utf8RepairMode;
 
 /* Copies s[0..len) to out as well-formed UTF-8, repairing invalid units as mode
- * says. When nbad is not NULL it receives the number of invalid units. Returns the
+ * says. When nbad is not NULL it receives the number of invalid units (of invalid
+ * bytes in UTF8_REPAIR_LATIN1 mode), 0 for valid input. Returns the
  * bytes written (see the output-buffer contract; UTF8_REPAIR_MAX never truncates). */
 size_t utf8_repair(const char *s, size_t len, char *out, size_t cap, Utf8RepairMode mode, size_t *nbad);
 

@@ -21,7 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "model/corpus.h"
 #include "model/dataset.h"
+#include "model/text.h"
 #include "model/util.h"
 
 /* Works on every row of d; returns a count to print (tokens, ...), or -1 on failure. */
@@ -33,8 +35,33 @@ typedef struct {
     const char *unit; /* what fn's count counts */
 } BenchStage;
 
+/* Tokenises every row with the text pipeline (stemming on, the serving settings). */
+static long bench_tokenise(const Dataset *d) {
+    TextPipeline *tp = text_pipeline_new(NULL);
+    TextTokens toks;
+    long tokens = 0;
+    for (int i = 0; i < d->n; i++) tokens += text_tokenize(tp, dataset_text(d, i), dataset_len(d, i), &toks);
+    text_pipeline_free(tp);
+    return tokens;
+}
+
+/* Tokenises every row and builds the vocabulary and encoded corpus, as training does. */
+static long bench_corpus(const Dataset *d) {
+    int *rows = mallocCheck((size_t)d->n * sizeof(int));
+    for (int i = 0; i < d->n; i++) rows[i] = i;
+    TextConfig tc = text_config_default();
+    Corpus c;
+    char err[256];
+    long tokens = corpus_build(d, rows, d->n, &tc, 5, 50000, 1, &c, err, sizeof err) ? -1 : (long)c.tokens;
+    corpus_free(&c);
+    free(rows);
+    return tokens;
+}
+
 static const BenchStage bench_stages[] = {
     {"load", NULL, NULL},
+    {"load + tokenise", bench_tokenise, "tokens"},
+    {"load + tokenise + vocabulary + encode", bench_corpus, "tokens"},
 };
 
 typedef struct {

@@ -66,7 +66,8 @@ static void real_sentiment140_rows(void **state) {
         {"@switchfoot http://twitpic.com/2y1zl - Awww, that's a bummer.  You shoulda got David Carr of Third "
          "Day to do it. ;D",
          "<user> <url> aww that a bummer you shoulda got david carr of third day to do it <pos_emo>"},
-        {"is upset that he can't update his Facebook by texting it... and might cry as a result  School today "
+        {"is upset that he can't update his Facebook by texting it... and might cry as a result  School "
+         "today "
          "also. Blah!",
          "is upset that he can not updat his facebook by text it and might cri as a result school today also "
          "blah !"},
@@ -80,7 +81,8 @@ static void real_sentiment140_rows(void **state) {
          "<url> can not see the flower fall i do not have a camera just my cellphon"},
         {"@machineplay I'm so sorry you're having to go through this. Again.  #therapyfail",
          "<user> i'm so sorri you'r have to go through this again therapyfail"},
-        {"@widyatarina say what??? kal penn's leaving house?! noooooo!!! awww... i totally missed it tonight ",
+        {"@widyatarina say what??? kal penn's leaving house?! noooooo!!! awww... i totally missed it "
+         "tonight ",
          "<user> say what ?? kal penn leav hous ? ! noo !! aww i total miss it tonight"},
         {"Watching RealKidPoker (Daniel Negreanu) lose $160,000 in four hours real time via twitter. He's "
          "losing it ",
@@ -100,9 +102,12 @@ static void real_sentiment140_rows(void **state) {
         {"@Sofii_Noel that\xEF\xBF\xBDs bad ", "<user> that bad"},
         {"@DonnieWahlberg ooh I\xEF\xBF\xBDm excited and not even going 2 be there  long love YOUTUBE!",
          "<user> ooh i'm excit and not even go <num> be there long love youtub !"},
-        {"23 or 24\xEF\xBF\xBD" "C possible today. Nice ", "<num> or <num> c possibl today nice"},
+        {"23 or 24\xEF\xBF\xBD"
+         "C possible today. Nice ",
+         "<num> or <num> c possibl today nice"},
     };
-    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) assert_string_equal(toks_latin1(tp, rows[k][0]), rows[k][1]);
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++)
+        assert_string_equal(toks_latin1(tp, rows[k][0]), rows[k][1]);
 }
 
 static void empty_and_blank(void **state) {
@@ -110,7 +115,8 @@ static void empty_and_blank(void **state) {
     TextTokens t;
     assert_int_equal(text_tokenize(tp, "", 0, &t), 0);
     assert_int_equal(text_tokenize(tp, NULL, 0, &t), 0);
-    assert_int_equal(text_tokenize(tp, " \t\r\n \xC2\xA0\xE3\x80\x80", 10, &t), 0); /* nbsp, ideographic space */
+    assert_int_equal(text_tokenize(tp, " \t\r\n \xC2\xA0\xE3\x80\x80", 10, &t),
+                     0); /* nbsp, ideographic space */
     assert_int_equal(text_tokenize(tp, "... -- ,;: \"'() *&^%$", 21, &t), 0);
     assert_int_equal(text_tokenize(tp, "\0\0\0", 3, &t), 0);
     assert_string_equal(toks(tp, "#"), "");
@@ -141,7 +147,8 @@ static void urls(void **state) {
 static void mentions(void **state) {
     TextPipeline *tp = *state;
     assert_string_equal(toks(tp, "@user"), "<user>");
-    assert_string_equal(toks(tp, "@user, @user: @user! @user? @user."), "<user> <user> <user> ! <user> ? <user>");
+    assert_string_equal(toks(tp, "@user, @user: @user! @user? @user."),
+                        "<user> <user> <user> ! <user> ? <user>");
     assert_string_equal(toks(tp, "@user's car"), "<user> car");
     assert_string_equal(toks(tp, "@user\xE2\x80\x99s car"), "<user> car");
     assert_string_equal(toks(tp, "@_x_1 hi"), "<user> hi");
@@ -161,13 +168,14 @@ static void hashtags(void **state) {
 
 static void numbers(void **state) {
     TextPipeline *tp = *state;
-    assert_string_equal(toks(tp, "1,000 3.14 10:30 $100 50% 007 -5"), "<num> <num> <num> <num> <num> <num> <num>");
+    assert_string_equal(toks(tp, "1,000 3.14 10:30 $100 50% 007 -5"),
+                        "<num> <num> <num> <num> <num> <num> <num>");
     assert_string_equal(toks(tp, "1,000,000.50"), "<num>");
     assert_string_equal(toks(tp, "2nd 4ever b4 gr8 mp3"), "2nd 4ever b4 gr8 mp3");
     assert_string_equal(toks(tp, "6.20pm 10:30am 5pm"), "<num> pm <num> am 5pm");
     assert_string_equal(toks(tp, "ends with 5."), "end with <num>");
     assert_string_equal(toks(tp, "1, 2, 3"), "<num> <num> <num>");
-    assert_string_equal(toks(tp, "\xD9\xA1\xD9\xA2"), "<num>");     /* Arabic-Indic digits */
+    assert_string_equal(toks(tp, "\xD9\xA1\xD9\xA2"), "<num>");         /* Arabic-Indic digits */
     assert_string_equal(toks(tp, "\xEF\xBC\x91\xEF\xBC\x92"), "<num>"); /* fullwidth digits */
 }
 
@@ -195,10 +203,12 @@ static void emoji(void **state) {
     assert_string_equal(toks(tp, "\xF0\x9F\x98\x82\xF0\x9F\x98\x82\xF0\x9F\x94\xA5"),
                         "\xF0\x9F\x98\x82 \xF0\x9F\x98\x82 \xF0\x9F\x94\xA5");
     /* skin tone and variation selector dropped */
-    assert_string_equal(toks(tp, "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD \xE2\x9D\xA4\xEF\xB8\x8F"), "\xF0\x9F\x91\x8D \xE2\x9D\xA4");
+    assert_string_equal(toks(tp, "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD \xE2\x9D\xA4\xEF\xB8\x8F"),
+                        "\xF0\x9F\x91\x8D \xE2\x9D\xA4");
     /* a ZWJ sequence (woman technologist) and a flag are one token each */
-    assert_string_equal(toks(tp, "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7"),
-                        "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB \xF0\x9F\x87\xAB\xF0\x9F\x87\xB7");
+    assert_string_equal(
+        toks(tp, "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7"),
+        "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB \xF0\x9F\x87\xAB\xF0\x9F\x87\xB7");
     /* glued to words */
     assert_string_equal(toks(tp, "love\xF0\x9F\x98\x8Dit"), "love \xF0\x9F\x98\x8D it");
     assert_string_equal(toks(tp, "&hearts; \xE2\x98\xBA"), "\xE2\x99\xA5 \xE2\x98\xBA");
@@ -245,14 +255,18 @@ static void html_entities(void **state) {
 static void broken_utf8(void **state) {
     TextPipeline *tp = *state;
     assert_string_equal(toks_n(tp, "ab \xFF cd", 7), "ab cd");
-    assert_string_equal(toks_n(tp, "ab\xFF" "cd", 5), "ab'cd"); /* between letters: a lost apostrophe */
-    assert_string_equal(toks_n(tp, "ab \xC0\xAF cd", 8), "ab cd");                 /* overlong '/' */
-    assert_string_equal(toks_n(tp, "ab \xE0\x80\xAF cd", 9), "ab cd");             /* overlong, 3 bytes */
-    assert_string_equal(toks_n(tp, "ab \xF0\x80\x80\xAF cd", 10), "ab cd");        /* overlong, 4 bytes */
-    assert_string_equal(toks_n(tp, "ab \xED\xA0\x80 cd", 9), "ab cd");             /* surrogate */
-    assert_string_equal(toks_n(tp, "ab \xF4\x90\x80\x80 cd", 10), "ab cd");        /* > U+10FFFF */
-    assert_string_equal(toks_n(tp, "ab \x80\xBF cd", 8), "ab cd");                 /* lone continuations */
-    assert_string_equal(toks_n(tp, "caf\xC3", 4), "caf");                          /* truncated at the end */
+    assert_string_equal(toks_n(tp,
+                               "ab\xFF"
+                               "cd",
+                               5),
+                        "ab'cd");                                  /* between letters: a lost apostrophe */
+    assert_string_equal(toks_n(tp, "ab \xC0\xAF cd", 8), "ab cd"); /* overlong '/' */
+    assert_string_equal(toks_n(tp, "ab \xE0\x80\xAF cd", 9), "ab cd");      /* overlong, 3 bytes */
+    assert_string_equal(toks_n(tp, "ab \xF0\x80\x80\xAF cd", 10), "ab cd"); /* overlong, 4 bytes */
+    assert_string_equal(toks_n(tp, "ab \xED\xA0\x80 cd", 9), "ab cd");      /* surrogate */
+    assert_string_equal(toks_n(tp, "ab \xF4\x90\x80\x80 cd", 10), "ab cd"); /* > U+10FFFF */
+    assert_string_equal(toks_n(tp, "ab \x80\xBF cd", 8), "ab cd");          /* lone continuations */
+    assert_string_equal(toks_n(tp, "caf\xC3", 4), "caf");                   /* truncated at the end */
     assert_string_equal(toks_n(tp, "caf\xE2\x82", 5), "caf");
     assert_string_equal(toks_n(tp, "caf\xF0\x9F\x98", 6), "caf");
     assert_string_equal(toks_n(tp, "don\xFFt", 5), "do not");
@@ -269,8 +283,9 @@ static void broken_utf8(void **state) {
         for (size_t k = 0; k < n; k++) {
             uint32_t x = rng_below(&r, 8);
             /* mix plain text, emoticon characters, entities and high bytes */
-            buf[k] = x < 3 ? (char)rng_below(&r, 256) : x < 5 ? "ab :)<3&#;x@w.?!'"[rng_below(&r, 17)]
-                                                              : (char)(0x80 + rng_below(&r, 128));
+            buf[k] = x < 3   ? (char)rng_below(&r, 256)
+                     : x < 5 ? "ab :)<3&#;x@w.?!'"[rng_below(&r, 17)]
+                             : (char)(0x80 + rng_below(&r, 128));
         }
         text_tokenize(tp, buf, n, &t);
         check_tokens(&t, TEXT_MAX_TOKENS_DEFAULT);
@@ -279,17 +294,25 @@ static void broken_utf8(void **state) {
 
 static void non_english(void **state) {
     TextPipeline *tp = *state;
-    assert_string_equal(toks(tp, "\xC3\x87" "a va tr\xC3\xA8s bien, J'ai ador\xC3\xA9 l'\xC3\x89" "COLE"),
-                        "\xC3\xA7" "a va tr\xC3\xA8s bien j'ai ador\xC3\xA9 l'\xC3\xA9" "cole");
+    assert_string_equal(toks(tp, "\xC3\x87"
+                                 "a va tr\xC3\xA8s bien, J'ai ador\xC3\xA9 l'\xC3\x89"
+                                 "COLE"),
+                        "\xC3\xA7"
+                        "a va tr\xC3\xA8s bien j'ai ador\xC3\xA9 l'\xC3\xA9"
+                        "cole");
     /* Japanese: each kanji alone, kana runs together, fullwidth '!' */
-    assert_string_equal(toks(tp, "\xE4\xBB\x8A\xE6\x97\xA5\xE3\x81\xAF\xE6\xA5\xBD\xE3\x81\x97\xE3\x81\x84\xEF\xBC\x81"),
-                        "\xE4\xBB\x8A \xE6\x97\xA5 \xE3\x81\xAF \xE6\xA5\xBD \xE3\x81\x97\xE3\x81\x84 !");
+    assert_string_equal(
+        toks(tp, "\xE4\xBB\x8A\xE6\x97\xA5\xE3\x81\xAF\xE6\xA5\xBD\xE3\x81\x97\xE3\x81\x84\xEF\xBC\x81"),
+        "\xE4\xBB\x8A \xE6\x97\xA5 \xE3\x81\xAF \xE6\xA5\xBD \xE3\x81\x97\xE3\x81\x84 !");
     /* Arabic: words kept, never stemmed; the Arabic comma separates */
-    assert_string_equal(toks(tp, "\xD8\xA3\xD9\x86\xD8\xA7 \xD8\xB3\xD8\xB9\xD9\x8A\xD8\xAF\xD8\x8C \xD8\xAC\xD8\xAF\xD8\xA7"),
-                        "\xD8\xA3\xD9\x86\xD8\xA7 \xD8\xB3\xD8\xB9\xD9\x8A\xD8\xAF \xD8\xAC\xD8\xAF\xD8\xA7");
+    assert_string_equal(
+        toks(tp,
+             "\xD8\xA3\xD9\x86\xD8\xA7 \xD8\xB3\xD8\xB9\xD9\x8A\xD8\xAF\xD8\x8C \xD8\xAC\xD8\xAF\xD8\xA7"),
+        "\xD8\xA3\xD9\x86\xD8\xA7 \xD8\xB3\xD8\xB9\xD9\x8A\xD8\xAF \xD8\xAC\xD8\xAF\xD8\xA7");
     /* Russian and Greek are lowercased */
-    assert_string_equal(toks(tp, "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 \xCE\x93\xCE\x95\xCE\x99\xCE\x91"),
-                        "\xD0\xBF\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 \xCE\xB3\xCE\xB5\xCE\xB9\xCE\xB1");
+    assert_string_equal(
+        toks(tp, "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 \xCE\x93\xCE\x95\xCE\x99\xCE\x91"),
+        "\xD0\xBF\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 \xCE\xB3\xCE\xB5\xCE\xB9\xCE\xB1");
     /* mojibake from the training file is undone: "cafÃ©" is "café" */
     assert_string_equal(toks(tp, "caf\xC3\x83\xC2\xA9 it\xC3\xA2\xC2\x80\xC2\x99s"), "caf\xC3\xA9 it");
     TextConfig cfg = text_config_default();
@@ -330,6 +353,32 @@ static void long_text_respects_the_cap(void **state) {
     assert_string_equal(toks(one, "don't go"), "do");
     assert_string_equal(toks(one, ":( go"), "<neg_emo>");
     text_pipeline_free(one);
+    free(big);
+}
+
+/* Inputs built to make a scanner backtrack: each must be read in linear time (a
+ * quadratic scan of 1 MB would time the test out) and keep the contract. */
+static void pathological_inputs(void **state) {
+    (void)state;
+    static const char *const units[] = {
+        "a.", ":", "&#1",  "\xF0\x9F", "\xE2\x80\x8D", "\xF0\x9F\x98\x80\xE2\x80\x8D", "@", "!?", "<", "^_",
+        "1,", "x", "http", "&amp;",    "\xC3\x83\xC2"};
+    size_t n = 1 << 20;
+    char *big = mallocCheck(n);
+    TextConfig cfg = text_config_default();
+    cfg.max_tokens = TEXT_MAX_TOKENS_CAP;
+    TextPipeline *tp = text_pipeline_new(&cfg);
+    TextTokens t;
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        size_t ul = strlen(units[u]), len = 0;
+        while (len + ul <= n) {
+            memcpy(big + len, units[u], ul);
+            len += ul;
+        }
+        text_tokenize(tp, big, len, &t);
+        check_tokens(&t, TEXT_MAX_TOKENS_CAP);
+    }
+    text_pipeline_free(tp);
     free(big);
 }
 
@@ -461,6 +510,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(broken_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(non_english, setup, teardown),
         cmocka_unit_test_setup_teardown(long_text_respects_the_cap, setup, teardown),
+        cmocka_unit_test(pathological_inputs),
         cmocka_unit_test_setup_teardown(special_tokens_are_never_stemmed, setup, teardown),
         cmocka_unit_test_setup_teardown(tokens_join_truncates_whole_tokens, setup, teardown),
         cmocka_unit_test(stem_cache_is_invisible),

@@ -27,16 +27,16 @@ static void utf8_decode_valid_and_every_invalid_pattern(void **state) {
     (void)state;
     static const DecodeCase cases[] = {
         {"A", 1, 'A', 1},
-        {"\xC3\xA9", 2, 0xE9, 2},              /* é */
-        {"\xE2\x82\xAC", 3, 0x20AC, 3},        /* € */
-        {"\xF0\x9F\x98\x80", 4, 0x1F600, 4},   /* 😀 */
-        {"\xF4\x8F\xBF\xBF", 4, 0x10FFFF, 4},  /* the last codepoint */
-        {"\xED\x9F\xBF", 3, 0xD7FF, 3},        /* just below the surrogates */
-        {"\x80", 1, UTF8_REPLACEMENT, 1},      /* lone continuation byte */
+        {"\xC3\xA9", 2, 0xE9, 2},             /* é */
+        {"\xE2\x82\xAC", 3, 0x20AC, 3},       /* € */
+        {"\xF0\x9F\x98\x80", 4, 0x1F600, 4},  /* 😀 */
+        {"\xF4\x8F\xBF\xBF", 4, 0x10FFFF, 4}, /* the last codepoint */
+        {"\xED\x9F\xBF", 3, 0xD7FF, 3},       /* just below the surrogates */
+        {"\x80", 1, UTF8_REPLACEMENT, 1},     /* lone continuation byte */
         {"\xBF", 1, UTF8_REPLACEMENT, 1},
-        {"\xC0\xAF", 2, UTF8_REPLACEMENT, 1},  /* overlong '/': C0 is never valid */
+        {"\xC0\xAF", 2, UTF8_REPLACEMENT, 1}, /* overlong '/': C0 is never valid */
         {"\xC1\xBF", 2, UTF8_REPLACEMENT, 1},
-        {"\xE0\x80\xAF", 3, UTF8_REPLACEMENT, 1}, /* overlong 3-byte: E0 needs A0..BF */
+        {"\xE0\x80\xAF", 3, UTF8_REPLACEMENT, 1},     /* overlong 3-byte: E0 needs A0..BF */
         {"\xF0\x80\x80\xAF", 4, UTF8_REPLACEMENT, 1}, /* overlong 4-byte */
         {"\xED\xA0\x80", 3, UTF8_REPLACEMENT, 1},     /* surrogate U+D800 */
         {"\xED\xBF\xBF", 3, UTF8_REPLACEMENT, 1},     /* surrogate U+DFFF */
@@ -44,10 +44,14 @@ static void utf8_decode_valid_and_every_invalid_pattern(void **state) {
         {"\xF5\x80\x80\x80", 4, UTF8_REPLACEMENT, 1}, /* F5..FF never valid */
         {"\xFE", 1, UTF8_REPLACEMENT, 1},
         {"\xFF", 1, UTF8_REPLACEMENT, 1},
-        {"\xE2\x82", 2, UTF8_REPLACEMENT, 2},         /* truncated at the end: one unit */
+        {"\xE2\x82", 2, UTF8_REPLACEMENT, 2}, /* truncated at the end: one unit */
         {"\xF0\x9F\x98", 3, UTF8_REPLACEMENT, 3},
-        {"\xE2\x82" "A", 3, UTF8_REPLACEMENT, 2},     /* truncated before an ASCII byte */
-        {"\xC3" "A", 2, UTF8_REPLACEMENT, 1},
+        {"\xE2\x82"
+         "A",
+         3, UTF8_REPLACEMENT, 2}, /* truncated before an ASCII byte */
+        {"\xC3"
+         "A",
+         2, UTF8_REPLACEMENT, 1},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         size_t adv = 99;
@@ -80,7 +84,8 @@ static void utf8_repair_replaces_or_reads_latin1(void **state) {
     char out[UTF8_REPAIR_MAX(sizeof in)];
     size_t bad = 0;
     size_t n = utf8_repair(in, sizeof in - 1, out, sizeof out, UTF8_REPAIR_REPLACE, &bad);
-    assert_string_equal(out, "ok \xC3\xA9 \xEF\xBF\xBD \xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD end");
+    assert_string_equal(out,
+                        "ok \xC3\xA9 \xEF\xBF\xBD \xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD end");
     assert_int_equal(n, strlen(out));
     assert_int_equal(bad, 5); /* FF; E2 82; then ED, A0, 80 each alone */
     assert_true(utf8_valid(out, n));
@@ -134,18 +139,18 @@ static void utf8_tolower_common_scripts(void **state) {
     assert_int_equal(utf8_tolower('A'), 'a');
     assert_int_equal(utf8_tolower('z'), 'z');
     assert_int_equal(utf8_tolower('@'), '@');
-    assert_int_equal(utf8_tolower(0xC9), 0xE9); /* É */
-    assert_int_equal(utf8_tolower(0xD7), 0xD7); /* × */
-    assert_int_equal(utf8_tolower(0xDE), 0xFE); /* Þ */
-    assert_int_equal(utf8_tolower(0xDF), 0xDF); /* ß */
-    assert_int_equal(utf8_tolower(0x152), 0x153); /* Œ */
-    assert_int_equal(utf8_tolower(0x141), 0x142); /* Ł */
-    assert_int_equal(utf8_tolower(0x178), 0xFF);  /* Ÿ */
-    assert_int_equal(utf8_tolower(0x130), 'i');   /* İ */
-    assert_int_equal(utf8_tolower(0x391), 0x3B1); /* Α */
-    assert_int_equal(utf8_tolower(0x3A3), 0x3C3); /* Σ */
-    assert_int_equal(utf8_tolower(0x410), 0x430); /* А */
-    assert_int_equal(utf8_tolower(0x401), 0x451); /* Ё */
+    assert_int_equal(utf8_tolower(0xC9), 0xE9);     /* É */
+    assert_int_equal(utf8_tolower(0xD7), 0xD7);     /* × */
+    assert_int_equal(utf8_tolower(0xDE), 0xFE);     /* Þ */
+    assert_int_equal(utf8_tolower(0xDF), 0xDF);     /* ß */
+    assert_int_equal(utf8_tolower(0x152), 0x153);   /* Œ */
+    assert_int_equal(utf8_tolower(0x141), 0x142);   /* Ł */
+    assert_int_equal(utf8_tolower(0x178), 0xFF);    /* Ÿ */
+    assert_int_equal(utf8_tolower(0x130), 'i');     /* İ */
+    assert_int_equal(utf8_tolower(0x391), 0x3B1);   /* Α */
+    assert_int_equal(utf8_tolower(0x3A3), 0x3C3);   /* Σ */
+    assert_int_equal(utf8_tolower(0x410), 0x430);   /* А */
+    assert_int_equal(utf8_tolower(0x401), 0x451);   /* Ё */
     assert_int_equal(utf8_tolower(0x1EA0), 0x1EA1); /* Ạ */
     assert_int_equal(utf8_tolower(0x65E5), 0x65E5); /* 日 */
 }
@@ -159,12 +164,30 @@ static void html_entities_named_numeric_and_not(void **state) {
         uint32_t cp;
         size_t adv;
     } cases[] = {
-        {"&amp;", '&', 5},       {"&lt;3", '<', 4},        {"&gt;", '>', 4},      {"&quot;x", '"', 6},
-        {"&#39;", '\'', 5},      {"&#x27;", '\'', 6},      {"&#X27;", '\'', 6},   {"&#128512;", 0x1F600, 9},
-        {"&#x1F600;", 0x1F600, 9}, {"&hellip;", 0x2026, 8}, {"&nbsp;", 0xA0, 6},  {"&hearts;", 0x2665, 8},
-        {"&amp", 0, 0},          {"&AMP;", 0, 0},          {"&bogus;", 0, 0},     {"&#;", 0, 0},
-        {"&#x;", 0, 0},          {"&#0;", 0, 0},           {"&#xD800;", 0, 0},    {"&#x110000;", 0, 0},
-        {"&#12a;", 0, 0},        {"& amp;", 0, 0},         {"&", 0, 0},           {"&#99999999999;", 0, 0},
+        {"&amp;", '&', 5},
+        {"&lt;3", '<', 4},
+        {"&gt;", '>', 4},
+        {"&quot;x", '"', 6},
+        {"&#39;", '\'', 5},
+        {"&#x27;", '\'', 6},
+        {"&#X27;", '\'', 6},
+        {"&#128512;", 0x1F600, 9},
+        {"&#x1F600;", 0x1F600, 9},
+        {"&hellip;", 0x2026, 8},
+        {"&nbsp;", 0xA0, 6},
+        {"&hearts;", 0x2665, 8},
+        {"&amp", 0, 0},
+        {"&AMP;", 0, 0},
+        {"&bogus;", 0, 0},
+        {"&#;", 0, 0},
+        {"&#x;", 0, 0},
+        {"&#0;", 0, 0},
+        {"&#xD800;", 0, 0},
+        {"&#x110000;", 0, 0},
+        {"&#12a;", 0, 0},
+        {"& amp;", 0, 0},
+        {"&", 0, 0},
+        {"&#99999999999;", 0, 0},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         size_t adv = 0;
@@ -185,12 +208,14 @@ static int emo(const char *w, EmoticonLeft left, int *used) {
 
 static void emoticons_each_class(void **state) {
     (void)state;
-    static const char *const pos[] = {":)", ":-)", ": )", ":D", ":-D", ":d", ":P", ":p", ":-P", "=)", "=D", ":]",
-                                      ":}", ":>", ":3", ":*", ";)", ";-)", ";D", ";P", ":')", "XD", "xD", "xd",
-                                      "<3", "<333", "^_^", "^^", "^.^", "^-^", "(:", "(-:", "(;", ">:)", ":))))"};
-    static const char *const neg[] = {":(", ":-(", ": (", ":'(", ":/", ":-/", ":\\", ":|", ":S", ":@", ":[",
-                                      ":{", ":<", "=(", "=/", ";(", ">:(", "</3", "-_-", "-__-", "-.-", "T_T",
-                                      "T.T", ";_;", ">_<", ">.<", "u_u", "=_=", "._.", "):", ")-:", ":((("};
+    static const char *const pos[] = {":)", ":-)", ": )", ":D", ":-D", ":d", ":P",  ":p",   ":-P",
+                                      "=)", "=D",  ":]",  ":}", ":>",  ":3", ":*",  ";)",   ";-)",
+                                      ";D", ";P",  ":')", "XD", "xD",  "xd", "<3",  "<333", "^_^",
+                                      "^^", "^.^", "^-^", "(:", "(-:", "(;", ">:)", ":))))"};
+    static const char *const neg[] = {":(",  ":-(", ": (", ":'(",  ":/",  ":-/", ":\\", ":|",
+                                      ":S",  ":@",  ":[",  ":{",   ":<",  "=(",  "=/",  ";(",
+                                      ">:(", "</3", "-_-", "-__-", "-.-", "T_T", "T.T", ";_;",
+                                      ">_<", ">.<", "u_u", "=_=",  "._.", "):",  ")-:", ":((("};
     int used;
     for (size_t k = 0; k < sizeof pos / sizeof pos[0]; k++) {
         assert_int_equal(emo(pos[k], EMOTICON_AFTER_SPACE, &used), 1);
@@ -248,8 +273,8 @@ static void emoticons_boundaries(void **state) {
 static void stem_cache_gives_snowball_stems_and_counts_hits(void **state) {
     (void)state;
     static const char *const words[][2] = {
-        {"loving", "love"},  {"happiness", "happi"}, {"running", "run"}, {"it's", "it"}, {"cats", "cat"},
-        {"not", "not"},      {"never", "never"},     {"nothing", "noth"}, {"dying", "die"}, {"a", "a"},
+        {"loving", "love"}, {"happiness", "happi"}, {"running", "run"},  {"it's", "it"},   {"cats", "cat"},
+        {"not", "not"},     {"never", "never"},     {"nothing", "noth"}, {"dying", "die"}, {"a", "a"},
     };
     static const int sizes[] = {0, 4, 1024};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {

@@ -1,0 +1,98 @@
+/* redis_server.c — a throw-away redis-server for one test program (see harness.h):
+ * unix socket only, persistence off, in its own temporary directory. */
+#include "tests/harness/harness.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#define REDIS_READY_MS 10000
+#define REDIS_STOP_MS  5000
+
+/* Connects and checks PING; 0 when the server answered PONG. */
+static int harness_redis_ping(const char *socket_path) {
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+    redisContext *c = redisConnectUnixWithTimeout(socket_path, tv);
+    int ok = -1;
+    if (c && !c->err) {
+        redisReply *r = redisCommand(c, "PING");
+        if (r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG")) ok = 0;
+        if (r) freeReplyObject(r);
+    }
+    if (c) redisFree(c);
+    return ok;
+}
+
+int harness_redis_start(HarnessRedis *r) {
+    memset(r, 0, sizeof *r);
+    if (harness_tmpdir_create("redis", r->dir, sizeof r->dir)) return -1;
+    if (harness_path_join(r->socket_path, 108 /* sun_path */, r->dir, "redis.sock") ||
+        harness_path_join(r->log_path, sizeof r->log_path, r->dir, "redis.log")) {
+        fprintf(stderr, "harness: temporary directory path too long for a unix socket: %s\n", r->dir);
+        harness_tmpdir_remove(r->dir);
+        return -1;
+    }
+    memcpy(r->url, "unix://", 7);
+    memcpy(r->url + 7, r->socket_path, strlen(r->socket_path) + 1);
+    const char *server = getenv("BUZZRADAR_REDIS_SERVER");
+    if (!server || !*server) server = "redis-server";
+    const char *argv[] = {server, "--port", "0",    "--unixsocket", r->socket_path, "--unixsocketperm",
+                          "700",  "--save", "",     "--appendonly", "no",           "--daemonize",
+                          "no",   "--dir",  r->dir, "--logfile",    r->log_path,    NULL};
+    HarnessSpawnOptions opts = {.stdout_path = r->log_path};
+    r->pid = harness_spawn(argv, &opts);
+    if (r->pid < 0) {
+        r->pid = 0;
+        harness_tmpdir_remove(r->dir);
+        return -1;
+    }
+    int64_t deadline = harness_now_ms() + REDIS_READY_MS;
+    while (harness_redis_ping(r->socket_path) != 0) {
+        int status;
+        if (harness_wait(r->pid, 0, &status) == 0) {
+            fprintf(stderr, "harness: redis-server exited at start-up (status 0x%x)\n", status);
+            r->pid = 0;
+            harness_print_tail("redis-server log", r->log_path);
+            harness_tmpdir_remove(r->dir);
+            return -1;
+        }
+        if (harness_now_ms() > deadline) {
+            fprintf(stderr, "harness: redis-server did not answer PING within %d ms\n", REDIS_READY_MS);
+            harness_print_tail("redis-server log", r->log_path);
+            harness_redis_stop(r);
+            return -1;
+        }
+        harness_sleep_ms(10);
+    }
+    return 0;
+}
+
+redisContext *harness_redis_connect(const HarnessRedis *r) {
+    struct timeval tv = {.tv_sec = 1};
+    redisContext *c = redisConnectUnixWithTimeout(r->socket_path, tv);
+    if (!c || c->err) {
+        fprintf(stderr, "harness: connect to redis at %s: %s\n", r->socket_path,
+                c ? c->errstr : "out of memory");
+        if (c) redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    return c;
+}
+
+int harness_redis_stop(HarnessRedis *r) {
+    if (r->pid <= 0) return 0;
+    int status = harness_stop(r->pid, REDIS_STOP_MS);
+    r->pid = 0;
+    bool clean = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!clean) {
+        fprintf(stderr, "harness: redis-server did not exit cleanly (status 0x%x)\n", status);
+        harness_print_tail("redis-server log", r->log_path);
+    }
+    harness_tmpdir_remove(r->dir);
+    return clean ? 0 : -1;
+}

@@ -1,0 +1,405 @@
+/* redis_store.c — prediction store and score cache in Redis, one pipelined round trip
+ * per batch (see redis_store.h). */
+#include "worker/redis_store.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/util.h"
+#include "worker/sha1.h"
+
+#define PREFIX_MAX  64
+#define VERSION_MAX 63
+/* prefix + "cache:" + 40 hex + NUL */
+#define CACHE_KEY_CAP (PREFIX_MAX + 6 + SHA1_HEX_LEN + 1)
+
+struct RedisStore {
+    RedisConn *conn;
+    char prefix[PREFIX_MAX + 1];
+    char version[VERSION_MAX + 1];
+    size_t version_len;
+    int max_batch;
+    int pred_ttl_s;
+    int cache_ttl_ms;
+    /* preallocated for one MGET of max_batch keys */
+    char *keybuf;      /* max_batch * CACHE_KEY_CAP */
+    const char **argv; /* max_batch + 1 */
+    size_t *argvlen;   /* max_batch + 1 */
+    _Atomic uint64_t cache_lookups, cache_hits, cache_stale, cache_skipped, preds_written, preds_dropped,
+        cache_writes, pred_lookups, reply_errors, batches_failed;
+};
+
+#define ADD(s, field, n) atomic_fetch_add_explicit(&(s)->field, (uint64_t)(n), memory_order_relaxed)
+#define LOAD(s, field)   atomic_load_explicit(&(s)->field, memory_order_relaxed)
+
+void store_options_default(StoreOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->key_prefix = "bz:";
+    o->max_batch = 256;
+    o->pred_ttl_s = 24 * 3600;
+    o->cache_ttl_ms = 3600 * 1000;
+    redis_conn_options_default(&o->conn);
+}
+
+RedisStore *store_new(const StoreOptions *opt, char *err, size_t errlen) {
+    const char *prefix = opt->key_prefix ? opt->key_prefix : "bz:";
+    if (strlen(prefix) > PREFIX_MAX) {
+        snprintf(err, errlen, "redis key prefix longer than %d bytes", PREFIX_MAX);
+        return NULL;
+    }
+    if (!opt->model_version || !opt->model_version[0] || strlen(opt->model_version) > VERSION_MAX) {
+        snprintf(err, errlen, "redis store: model version must be 1..%d bytes", VERSION_MAX);
+        return NULL;
+    }
+    if (opt->max_batch < 1 || opt->pred_ttl_s < 1 || opt->cache_ttl_ms < 1) {
+        snprintf(err, errlen, "redis store: max_batch and TTLs must be >= 1");
+        return NULL;
+    }
+    RedisConn *conn = redis_conn_new(opt->url, &opt->conn, err, errlen);
+    if (!conn) return NULL;
+
+    RedisStore *s = callocCheck(1, sizeof *s);
+    s->conn = conn;
+    snprintf(s->prefix, sizeof s->prefix, "%s", prefix);
+    snprintf(s->version, sizeof s->version, "%s", opt->model_version);
+    s->version_len = strlen(s->version);
+    s->max_batch = opt->max_batch;
+    s->pred_ttl_s = opt->pred_ttl_s;
+    s->cache_ttl_ms = opt->cache_ttl_ms;
+    s->keybuf = mallocCheck((size_t)opt->max_batch * CACHE_KEY_CAP);
+    s->argv = mallocCheck((size_t)(opt->max_batch + 1) * sizeof *s->argv);
+    s->argvlen = mallocCheck((size_t)(opt->max_batch + 1) * sizeof *s->argvlen);
+    return s;
+}
+
+void store_free(RedisStore *s) {
+    if (!s) return;
+    redis_conn_free(s->conn);
+    free(s->keybuf);
+    free(s->argv);
+    free(s->argvlen);
+    free(s);
+}
+
+int store_cache_key(const RedisStore *s, const char *text, size_t len, char *buf, size_t buflen) {
+    char hex[SHA1_HEX_LEN + 1];
+    sha1_hex(text, len, hex);
+    int n = snprintf(buf, buflen, "%scache:%s", s->prefix, hex);
+    return n < 0 || (size_t)n >= buflen ? -1 : n;
+}
+
+/* ---- one exchange with one retry ---------------------------------------------------
+ * An operation appends its commands (append) and reads their replies (consume). When
+ * the connection breaks, redis_conn decides whether a retry is due at once (a
+ * connection that was working) or later (back-off); all our commands are idempotent,
+ * so the whole batch is simply sent again once. consume() keeps its results local
+ * until it has read every reply, so a retried attempt counts nothing twice. */
+
+typedef struct {
+    int (*append)(RedisStore *s, redisContext *ctx, void *arg); /* returns #commands, or -1 */
+    int (*consume)(RedisStore *s, void *arg);                   /* 0, or -1: connection lost */
+} Exchange;
+
+static int exchange_run(RedisStore *s, const Exchange *x, void *arg) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        redisContext *ctx = redis_conn_acquire(s->conn);
+        if (!ctx) break;
+        int ncmd = x->append(s, ctx, arg);
+        if (ncmd < 0) {
+            redis_conn_fail(s->conn, "out of memory while building a pipeline");
+            break;
+        }
+        if (redis_conn_send(s->conn, ncmd) == 0 && x->consume(s, arg) == 0) return STORE_OK;
+    }
+    ADD(s, batches_failed, 1);
+    return STORE_UNAVAILABLE;
+}
+
+/* ---- cache lookup: MGET in chunks of max_batch keys ------------------------------- */
+
+typedef struct {
+    const char *const *texts;
+    const size_t *lens;
+    int n;
+    float *p_out;
+    uint8_t *hit_out;
+    int hits, stale, errors;
+} CacheGet;
+
+static int cache_get_append(RedisStore *s, redisContext *ctx, void *arg) {
+    CacheGet *g = arg;
+    int ncmd = 0;
+    for (int base = 0; base < g->n; base += s->max_batch) {
+        int k = g->n - base < s->max_batch ? g->n - base : s->max_batch;
+        s->argv[0] = "MGET";
+        s->argvlen[0] = 4;
+        for (int i = 0; i < k; i++) {
+            char *key = s->keybuf + (size_t)i * CACHE_KEY_CAP;
+            int len = store_cache_key(s, g->texts[base + i], g->lens[base + i], key, CACHE_KEY_CAP);
+            s->argv[i + 1] = key;
+            s->argvlen[i + 1] = (size_t)len;
+        }
+        if (redisAppendCommandArgv(ctx, k + 1, s->argv, s->argvlen) != REDIS_OK) return -1;
+        ncmd++;
+    }
+    return ncmd;
+}
+
+// Parses "<p> <version>" of a cache entry. Returns 1 hit, 0 stale, -1 malformed.
+static int cache_value_parse(const RedisStore *s, const char *v, size_t len, float *p) {
+    char buf[128];
+    if (len == 0 || len >= sizeof buf) return -1;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    char *end;
+    float x = strtof(buf, &end);
+    if (end == buf || *end != ' ' || !(x >= 0.0f && x <= 1.0f)) return -1;
+    const char *ver = end + 1;
+    if (strlen(ver) != s->version_len || memcmp(ver, s->version, s->version_len) != 0) return 0;
+    *p = x;
+    return 1;
+}
+
+static int cache_get_consume(RedisStore *s, void *arg) {
+    CacheGet *g = arg;
+    g->hits = g->stale = g->errors = 0;
+    memset(g->hit_out, 0, (size_t)g->n);
+    for (int base = 0; base < g->n; base += s->max_batch) {
+        int k = g->n - base < s->max_batch ? g->n - base : s->max_batch;
+        redisReply *r = redis_conn_read(s->conn);
+        if (!r) return -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)k) {
+            g->errors++; // an error reply (e.g. OOM): these texts are misses
+            freeReplyObject(r);
+            continue;
+        }
+        for (int i = 0; i < k; i++) {
+            const redisReply *e = r->element[i];
+            if (e->type == REDIS_REPLY_NIL) continue;
+            float p;
+            int rc = e->type == REDIS_REPLY_STRING ? cache_value_parse(s, e->str, e->len, &p) : -1;
+            if (rc == 1) {
+                g->p_out[base + i] = p;
+                g->hit_out[base + i] = 1;
+                g->hits++;
+            } else if (rc == 0) {
+                g->stale++;
+            } else {
+                g->errors++;
+            }
+        }
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+int store_cache_get(RedisStore *s, const char *const *texts, const size_t *lens, int n, float *p_out,
+                    uint8_t *hit_out) {
+    if (n <= 0) return 0;
+    memset(hit_out, 0, (size_t)n);
+    ADD(s, cache_lookups, n);
+    CacheGet g = {.texts = texts, .lens = lens, .n = n, .p_out = p_out, .hit_out = hit_out};
+    static const Exchange x = {cache_get_append, cache_get_consume};
+    if (exchange_run(s, &x, &g) != STORE_OK) {
+        memset(hit_out, 0, (size_t)n);
+        ADD(s, cache_skipped, n);
+        return STORE_UNAVAILABLE;
+    }
+    ADD(s, cache_hits, g.hits);
+    ADD(s, cache_stale, g.stale);
+    ADD(s, reply_errors, g.errors);
+    return g.hits;
+}
+
+/* ---- writes: HSET + EXPIRE per prediction, SET PX per cache entry ---------------- */
+
+typedef struct {
+    const StoreRecord *recs;
+    int n;
+    int written, dropped, cache_writes, errors;
+} Put;
+
+static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
+    const Put *p = arg;
+    int ncmd = 0;
+    for (int i = 0; i < p->n; i++) {
+        const StoreRecord *r = &p->recs[i];
+        char prob[32], at[32];
+        snprintf(prob, sizeof prob, "%.9g", (double)r->p_positive);
+        util_rfc3339(r->scored_at_ms, at, sizeof at);
+        if (redisAppendCommand(ctx, "HSET %spred:%b label %s p_positive %s model_version %s scored_at %s",
+                               s->prefix, r->id, r->id_len, r->positive ? "positive" : "negative", prob,
+                               s->version, at) != REDIS_OK ||
+            redisAppendCommand(ctx, "EXPIRE %spred:%b %d", s->prefix, r->id, r->id_len, s->pred_ttl_s) !=
+                REDIS_OK)
+            return -1;
+        ncmd += 2;
+        if (r->norm_text) {
+            char key[CACHE_KEY_CAP], value[32 + VERSION_MAX + 2];
+            store_cache_key(s, r->norm_text, r->norm_len, key, sizeof key);
+            int vlen = snprintf(value, sizeof value, "%s %s", prob, s->version);
+            // one argument "<p> <version>" (hiredis splits the format, not %b values)
+            if (redisAppendCommand(ctx, "SET %s %b PX %d", key, value, (size_t)vlen, s->cache_ttl_ms) !=
+                REDIS_OK)
+                return -1;
+            ncmd++;
+        }
+    }
+    return ncmd;
+}
+
+// Reads one reply; returns 1 when it is a success, 0 for an error reply, -1 lost.
+static int read_ok(RedisStore *s) {
+    redisReply *r = redis_conn_read(s->conn);
+    if (!r) return -1;
+    int ok = r->type != REDIS_REPLY_ERROR;
+    freeReplyObject(r);
+    return ok;
+}
+
+static int put_consume(RedisStore *s, void *arg) {
+    Put *p = arg;
+    p->written = p->dropped = p->cache_writes = p->errors = 0;
+    for (int i = 0; i < p->n; i++) {
+        int ok = 1;
+        int ncmd = p->recs[i].norm_text ? 3 : 2;
+        for (int c = 0; c < ncmd; c++) {
+            int rc = read_ok(s);
+            if (rc < 0) return -1;
+            if (rc == 0) {
+                ok = 0;
+                p->errors++;
+            } else if (c == 2) {
+                p->cache_writes++;
+            }
+        }
+        if (ok)
+            p->written++;
+        else
+            p->dropped++;
+    }
+    return 0;
+}
+
+int store_put(RedisStore *s, const StoreRecord *recs, int n) {
+    if (n <= 0) return STORE_OK;
+    Put p = {.recs = recs, .n = n};
+    static const Exchange x = {put_append, put_consume};
+    if (exchange_run(s, &x, &p) != STORE_OK) {
+        ADD(s, preds_dropped, n);
+        return STORE_UNAVAILABLE;
+    }
+    ADD(s, preds_written, p.written);
+    ADD(s, preds_dropped, p.dropped);
+    ADD(s, cache_writes, p.cache_writes);
+    ADD(s, reply_errors, p.errors);
+    return STORE_OK;
+}
+
+/* ---- prediction look-up: HMGET per id ---------------------------------------------- */
+
+typedef struct {
+    const char *const *ids;
+    const size_t *id_lens;
+    int n;
+    StorePrediction *out;
+    uint8_t *found_out;
+    int found, errors;
+} PredGet;
+
+static int pred_get_append(RedisStore *s, redisContext *ctx, void *arg) {
+    const PredGet *g = arg;
+    for (int i = 0; i < g->n; i++)
+        if (redisAppendCommand(ctx, "HMGET %spred:%b label p_positive model_version scored_at", s->prefix,
+                               g->ids[i], g->id_lens[i]) != REDIS_OK)
+            return -1;
+    return g->n;
+}
+
+static void copy_reply_str(char *dst, size_t cap, const redisReply *e) {
+    size_t n = e->len < cap - 1 ? e->len : cap - 1;
+    memcpy(dst, e->str, n);
+    dst[n] = '\0';
+}
+
+// Parses an HMGET reply (label, p_positive, model_version, scored_at). Returns 1 found,
+// 0 absent (all nil), -1 malformed.
+static int pred_parse(const redisReply *r, StorePrediction *out) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) return -1;
+    int nil = 0;
+    for (int f = 0; f < 4; f++) nil += r->element[f]->type == REDIS_REPLY_NIL;
+    if (nil == 4) return 0;
+    if (nil > 0) return -1;
+    for (int f = 0; f < 4; f++)
+        if (r->element[f]->type != REDIS_REPLY_STRING) return -1;
+    const redisReply *label = r->element[0];
+    if (label->len == 8 && !memcmp(label->str, "positive", 8))
+        out->positive = 1;
+    else if (label->len == 8 && !memcmp(label->str, "negative", 8))
+        out->positive = 0;
+    else
+        return -1;
+    char num[32], *end;
+    copy_reply_str(num, sizeof num, r->element[1]);
+    out->p_positive = strtof(num, &end);
+    if (end == num || *end != '\0') return -1;
+    copy_reply_str(out->model_version, sizeof out->model_version, r->element[2]);
+    copy_reply_str(out->scored_at, sizeof out->scored_at, r->element[3]);
+    return 1;
+}
+
+static int pred_get_consume(RedisStore *s, void *arg) {
+    PredGet *g = arg;
+    g->found = g->errors = 0;
+    memset(g->found_out, 0, (size_t)g->n);
+    for (int i = 0; i < g->n; i++) {
+        redisReply *r = redis_conn_read(s->conn);
+        if (!r) return -1;
+        int rc = pred_parse(r, &g->out[i]);
+        freeReplyObject(r);
+        if (rc == 1) {
+            g->found_out[i] = 1;
+            g->found++;
+        } else if (rc < 0) {
+            g->errors++;
+        }
+    }
+    return 0;
+}
+
+int store_pred_get(RedisStore *s, const char *const *ids, const size_t *id_lens, int n, StorePrediction *out,
+                   uint8_t *found_out) {
+    if (n <= 0) return 0;
+    memset(found_out, 0, (size_t)n);
+    ADD(s, pred_lookups, n);
+    PredGet g = {.ids = ids, .id_lens = id_lens, .n = n, .out = out, .found_out = found_out};
+    static const Exchange x = {pred_get_append, pred_get_consume};
+    if (exchange_run(s, &x, &g) != STORE_OK) {
+        memset(found_out, 0, (size_t)n);
+        return STORE_UNAVAILABLE;
+    }
+    ADD(s, reply_errors, g.errors);
+    return g.found;
+}
+
+/* ---- state and counters ------------------------------------------------------------ */
+
+RedisConnState store_state(const RedisStore *s) { return redis_conn_state(s->conn); }
+
+void store_stats(const RedisStore *s, StoreStats *out) {
+    out->cache_lookups = LOAD(s, cache_lookups);
+    out->cache_hits = LOAD(s, cache_hits);
+    out->cache_stale = LOAD(s, cache_stale);
+    out->cache_skipped = LOAD(s, cache_skipped);
+    out->preds_written = LOAD(s, preds_written);
+    out->preds_dropped = LOAD(s, preds_dropped);
+    out->cache_writes = LOAD(s, cache_writes);
+    out->pred_lookups = LOAD(s, pred_lookups);
+    out->reply_errors = LOAD(s, reply_errors);
+    out->batches_failed = LOAD(s, batches_failed);
+    redis_conn_stats(s->conn, &out->conn);
+}
+
+RedisConn *store_conn(RedisStore *s) { return s->conn; }

@@ -1,0 +1,129 @@
+/* redis_store.h — the worker's Redis prediction store and score cache: batch
+ * operations, each ONE pipelined round trip, that never block scoring.
+ *
+ * Keys (prefix configurable, default "bz:"; DESIGN.md "Redis keys"):
+ *   bz:pred:<tweet id>      hash  label, p_positive, model_version, scored_at   TTL 24 h
+ *   bz:cache:<sha1 hex>     string "<p_positive> <model_version>"             TTL 1 h
+ * where <sha1 hex> is the SHA-1 of the tweet's normalised text (the classifier's
+ * classifier_batch_key()), so retweets and copies of a text share one entry. The
+ * cached value carries the model version: an entry written by another model version
+ * is a miss (counted as stale), so a new model never serves an old model's scores.
+ * p_positive is written with 9 significant digits, so a float read back from the
+ * cache or the store is bit-identical to the one the model produced.
+ *
+ * Use from the pipeline, once per batch:
+ *
+ *     store_cache_get(s, texts, lens, n, p, hit);   // before inference: skip hits
+ *     ... score the misses ...
+ *     store_put(s, records, n);                     // after scoring
+ *
+ * Failure contract: when Redis is unavailable every call returns
+ * STORE_UNAVAILABLE quickly — at once while the connection backs off, otherwise within
+ * about one connect timeout plus two command timeouts (see redis_conn.h) — a cache
+ * lookup then reports a miss for every text and a write drops its records; both are
+ * counted. The connection is retried on later calls and used again when Redis is back.
+ * A reply error for one command (e.g. WRONGTYPE on a key someone else wrote) is
+ * counted and does not fail the rest of the batch.
+ *
+ * Memory: keys and argument vectors live in buffers preallocated for max_batch; a
+ * call allocates nothing itself beyond hiredis' own command buffer and reply objects.
+ * Batches larger than max_batch are accepted and still sent in one round trip.
+ *
+ * Threads: a RedisStore (and its connection) belongs to one thread at a time; give each
+ * inference thread its own. store_stats() and store_state() may be called from any
+ * thread. */
+#ifndef BUZZRADAR_REDIS_STORE_H
+#define BUZZRADAR_REDIS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "worker/redis_conn.h"
+
+#define STORE_OK          0
+#define STORE_UNAVAILABLE (-1)
+
+typedef struct {
+    const char *url;           /* redis://host:port/db or unix:///path (required) */
+    const char *key_prefix;    /* default "bz:" (NULL or unset); at most 64 bytes */
+    const char *model_version; /* written with each prediction and cache entry (required) */
+    int max_batch;             /* preallocated capacity, >= 1 (default 256) */
+    int pred_ttl_s;            /* TTL of bz:pred:* (default 86400) */
+    int cache_ttl_ms;          /* TTL of bz:cache:* (default 3600000) */
+    RedisConnOptions conn;     /* timeouts and back-off (default: redis_conn_options_default) */
+} StoreOptions;
+
+/* Fills o with the defaults above (url and model_version NULL: set them). */
+void store_options_default(StoreOptions *o);
+
+/* One scored tweet to write. */
+typedef struct {
+    const char *id; /* tweet id, id_len bytes (any bytes) */
+    size_t id_len;
+    const char *norm_text; /* normalised text keying the cache, or NULL: no cache write */
+    size_t norm_len;       /* (pass NULL for texts that were cache hits: no need to rewrite) */
+    float p_positive;
+    uint8_t positive;     /* the label: 1 positive, 0 negative */
+    int64_t scored_at_ms; /* wall clock, ms since the epoch; written as RFC 3339 */
+} StoreRecord;
+
+/* A prediction read back from bz:pred:<id>. */
+typedef struct {
+    uint8_t positive;
+    float p_positive;
+    char model_version[64];
+    char scored_at[32];
+} StorePrediction;
+
+typedef struct {
+    uint64_t cache_lookups;  /* texts looked up */
+    uint64_t cache_hits;     /* ... found with this model version */
+    uint64_t cache_stale;    /* ... found, but written by another model version (a miss) */
+    uint64_t cache_skipped;  /* ... answered "miss" because Redis was unavailable */
+    uint64_t preds_written;  /* records whose writes all succeeded */
+    uint64_t preds_dropped;  /* records not written: Redis unavailable or a command failed */
+    uint64_t cache_writes;   /* bz:cache entries written */
+    uint64_t pred_lookups;   /* ids looked up by store_pred_get */
+    uint64_t reply_errors;   /* error replies (WRONGTYPE, OOM, ...) and malformed values */
+    uint64_t batches_failed; /* calls that returned STORE_UNAVAILABLE */
+    RedisConnStats conn;     /* the connection's counters */
+} StoreStats;
+
+typedef struct RedisStore RedisStore;
+
+/* Creates the store and tries to connect once (a server that cannot be reached is not
+ * an error: calls answer "unavailable" until it can). Returns NULL with a one-line
+ * reason in err for a bad URL or bad options. */
+RedisStore *store_new(const StoreOptions *opt, char *err, size_t errlen);
+void store_free(RedisStore *s); /* NULL is fine */
+
+/* Looks up the cache for n normalised texts (texts[i], lens[i] bytes) in one round trip.
+ * For each i, hit_out[i] = 1 and p_out[i] = the cached P(positive) on a hit, else
+ * hit_out[i] = 0 and p_out[i] untouched. Returns the number of hits (>= 0), or
+ * STORE_UNAVAILABLE with every hit_out[i] = 0. */
+int store_cache_get(RedisStore *s, const char *const *texts, const size_t *lens, int n, float *p_out,
+                    uint8_t *hit_out);
+
+/* Writes n records in one round trip: for each, HSET bz:pred:<id> (label, p_positive,
+ * model_version, scored_at) + EXPIRE, and when norm_text is set SET bz:cache:<sha1>
+ * PX. Returns STORE_OK when Redis answered (reply errors are counted, their records
+ * dropped), or STORE_UNAVAILABLE when nothing could be written (all counted dropped). */
+int store_put(RedisStore *s, const StoreRecord *recs, int n);
+
+/* Reads bz:pred:<id> for n ids in one round trip (for feedback matching). found_out[i]
+ * is 1 when the hash exists and parses, with out[i] filled; 0 otherwise. Returns the
+ * number found, or STORE_UNAVAILABLE with every found_out[i] = 0. */
+int store_pred_get(RedisStore *s, const char *const *ids, const size_t *id_lens, int n, StorePrediction *out,
+                   uint8_t *found_out);
+
+/* The cache key of a normalised text: prefix + "cache:" + 40 hex digits, into buf.
+ * Returns the key length, or -1 when buf is too small. */
+int store_cache_key(const RedisStore *s, const char *text, size_t len, char *buf, size_t buflen);
+
+RedisConnState store_state(const RedisStore *s);
+void store_stats(const RedisStore *s, StoreStats *out);
+
+/* The connection (for its URL or state in logs and health checks). */
+RedisConn *store_conn(RedisStore *s);
+
+#endif
