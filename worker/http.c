@@ -63,7 +63,7 @@ typedef struct {
 
 /* ---- response helpers ----------------------------------------------------------- */
 
-void hb_put(HttpBuf *b, const char *s, size_t n) {
+void http_buf_put(HttpBuf *b, const char *s, size_t n) {
     if (b->overflow || n > b->cap - b->len - 1) {
         b->overflow = 1;
         return;
@@ -73,9 +73,9 @@ void hb_put(HttpBuf *b, const char *s, size_t n) {
     b->p[b->len] = '\0';
 }
 
-void hb_str(HttpBuf *b, const char *s) { hb_put(b, s, strlen(s)); }
+void http_buf_str(HttpBuf *b, const char *s) { http_buf_put(b, s, strlen(s)); }
 
-void hb_fmt(HttpBuf *b, const char *fmt, ...) {
+void http_buf_fmt(HttpBuf *b, const char *fmt, ...) {
     if (b->overflow) return;
     va_list ap;
     va_start(ap, fmt);
@@ -89,7 +89,7 @@ void hb_fmt(HttpBuf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-void hb_json_string(HttpBuf *b, const char *s, size_t n) {
+void http_buf_json(HttpBuf *b, const char *s, size_t n) {
     size_t need = http_json_escaped_len(s, n) + 2;
     if (b->overflow || need > b->cap - b->len - 1) {
         b->overflow = 1;
@@ -135,9 +135,9 @@ static size_t http_error_body(char *buf, size_t cap, const char *fmt, va_list ap
     char msg[256];
     vsnprintf(msg, sizeof msg, fmt, ap);
     HttpBuf b = {buf, cap, 0, 0};
-    hb_str(&b, "{\"error\":");
-    hb_json_string(&b, msg, strlen(msg));
-    hb_str(&b, "}");
+    http_buf_str(&b, "{\"error\":");
+    http_buf_json(&b, msg, strlen(msg));
+    http_buf_str(&b, "}");
     return b.len;
 }
 

@@ -9,6 +9,7 @@
  *   GET  /model/info  the model file's JSON header (503 without a model)
  *   POST /predict     {"text":"..."} or {"texts":["...",...]} ->
  *                     {"predictions":[{"text":"...","label":"negative|positive","p_positive":0.93},...]}
+ *                     (p_positive rounded by classifier_round_p, like every other output)
  *   POST /feedback    {"id":"...","label":"negative|positive"} -> 202 {"accepted":true,"id":"..."}
  *
  * Every response is JSON (Content-Type application/json, errors {"error":"..."}) except

@@ -30,11 +30,11 @@ typedef struct {
     int overflow;
 } HttpBuf;
 
-void hb_put(HttpBuf *b, const char *s, size_t n);
-void hb_str(HttpBuf *b, const char *s);
-void hb_fmt(HttpBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void http_buf_put(HttpBuf *b, const char *s, size_t n);
+void http_buf_str(HttpBuf *b, const char *s);
+void http_buf_fmt(HttpBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s[0..n) as a quoted, escaped JSON string. */
-void hb_json_string(HttpBuf *b, const char *s, size_t n);
+void http_buf_json(HttpBuf *b, const char *s, size_t n);
 
 /* Queues a response: body[0..len) with content type ctype. With own != 0 the body was
  * malloc'd and is handed to libmicrohttpd (freed by it, or here on failure); else it

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/classifier.h"
 #include "model/metrics.h"
 #include "model/utf8.h"
 #include "worker/http_internal.h"
@@ -31,18 +32,18 @@ enum MHD_Result http_route_ready(HttpServer *s, struct MHD_Connection *c) {
                               UTF8_REPAIR_REPLACE, NULL);
     char buf[1536];
     HttpBuf b = {buf, sizeof buf, 0, 0};
-    hb_fmt(&b, "{\"ready\":%s,\"model_loaded\":%s,\"assigned_partitions\":", ready ? "true" : "false",
-           st.model_loaded ? "true" : "false");
+    http_buf_fmt(&b, "{\"ready\":%s,\"model_loaded\":%s,\"assigned_partitions\":", ready ? "true" : "false",
+                 st.model_loaded ? "true" : "false");
     if (st.assigned_partitions >= 0)
-        hb_fmt(&b, "%d", st.assigned_partitions);
+        http_buf_fmt(&b, "%d", st.assigned_partitions);
     else
-        hb_str(&b, "null");
-    hb_fmt(&b, ",\"redis\":\"%s\",\"model_version\":", st.redis_up ? "up" : "down");
+        http_buf_str(&b, "null");
+    http_buf_fmt(&b, ",\"redis\":\"%s\",\"model_version\":", st.redis_up ? "up" : "down");
     if (vlen)
-        hb_json_string(&b, version, vlen);
+        http_buf_json(&b, version, vlen);
     else
-        hb_str(&b, "null");
-    hb_str(&b, "}");
+        http_buf_str(&b, "null");
+    http_buf_str(&b, "}");
     return http_reply_json(s, c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, buf, b.len);
 }
 
@@ -109,14 +110,14 @@ enum MHD_Result http_route_predict(HttpServer *s, struct MHD_Connection *c, char
     char *out = malloc(cap);
     if (!out) return http_reply_error(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     HttpBuf b = {out, cap, 0, 0};
-    hb_str(&b, "{\"predictions\":[");
+    http_buf_str(&b, "{\"predictions\":[");
     for (int i = 0; i < n; i++) {
-        hb_str(&b, i ? ",{\"text\":" : "{\"text\":");
-        hb_json_string(&b, texts[i], lens[i]);
-        hb_fmt(&b, ",\"label\":\"%s\",\"p_positive\":%.6g}",
-               metrics_is_positive(p[i]) ? "positive" : "negative", (double)p[i]);
+        http_buf_str(&b, i ? ",{\"text\":" : "{\"text\":");
+        http_buf_json(&b, texts[i], lens[i]);
+        http_buf_fmt(&b, ",\"label\":\"%s\",\"p_positive\":%.15g}",
+                     metrics_is_positive(p[i]) ? "positive" : "negative", classifier_round_p(p[i]));
     }
-    hb_str(&b, "]}");
+    http_buf_str(&b, "]}");
     if (b.overflow) { /* the size above is an upper bound: cannot happen */
         free(out);
         return http_reply_error(s, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "response too large");
@@ -159,8 +160,8 @@ enum MHD_Result http_route_feedback(HttpServer *s, struct MHD_Connection *c, cha
     }
     char buf[64 + 6 * HTTP_FEEDBACK_ID_MAX];
     HttpBuf b = {buf, sizeof buf, 0, 0};
-    hb_str(&b, "{\"accepted\":true,\"id\":");
-    hb_json_string(&b, id, idlen);
-    hb_str(&b, "}");
+    http_buf_str(&b, "{\"accepted\":true,\"id\":");
+    http_buf_json(&b, id, idlen);
+    http_buf_str(&b, "}");
     return http_reply_json(s, c, MHD_HTTP_ACCEPTED, buf, b.len);
 }
