@@ -166,9 +166,7 @@ int alert_rules_check(const AlertRules *r, char *err, size_t errlen) {
     else
         for (int i = 0; i < ALERT_TYPE_COUNT; i++)
             if (r->cooldown_ms[i] < 1) bad = "cool-downs must be >= 1 ms";
-    if (!bad) return 0;
-    snprintf(err, errlen, "alert rules: %s", bad);
-    return -1;
+    return bad ? util_err(err, errlen, "alert rules: %s", bad) : 0;
 }
 
 static int minutes_ceil(int64_t ms) { return (int)((ms + 59999) / 60000); }

@@ -213,10 +213,8 @@ int monitor_config_set(MonitorConfig *c, const char *key, const char *value, cha
     errno = 0;
     if (!strncmp(key, "cooldown_ms.", 12)) {
         AlertType t;
-        if (alert_type_parse(key + 12, &t) != 0) {
-            snprintf(err, errlen, "unknown alert type in '%s'", key);
-            return -1;
-        }
+        if (alert_type_parse(key + 12, &t) != 0)
+            return util_err(err, errlen, "unknown alert type in '%s'", key);
         long long v = strtoll(value, &end, 10);
         if (errno || end == value || *end) goto not_a_number;
         c->rules.cooldown_ms[t] = v;
@@ -242,11 +240,9 @@ int monitor_config_set(MonitorConfig *c, const char *key, const char *value, cha
         }
         return 0;
     }
-    snprintf(err, errlen, "unknown monitor setting '%s'", key);
-    return -1;
+    return util_err(err, errlen, "unknown monitor setting '%s'", key);
 not_a_number:
-    snprintf(err, errlen, "monitor setting %s: '%s' is not a valid number", key, value);
-    return -1;
+    return util_err(err, errlen, "monitor setting %s: '%s' is not a valid number", key, value);
 }
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -395,23 +391,23 @@ Monitor *monitor_new(const MonitorConfig *c, char *err, size_t errlen) {
     const char *prefix = c->key_prefix ? c->key_prefix : "bz:";
     const char *version = c->model_version ? c->model_version : "";
     if (strlen(prefix) > PREFIX_MAX) {
-        snprintf(err, errlen, "monitor: key prefix longer than %d bytes", PREFIX_MAX);
+        util_err(err, errlen, "monitor: key prefix longer than %d bytes", PREFIX_MAX);
         return NULL;
     }
     if (strlen(version) > VERSION_MAX) {
-        snprintf(err, errlen, "monitor: model version longer than %d bytes", VERSION_MAX);
+        util_err(err, errlen, "monitor: model version longer than %d bytes", VERSION_MAX);
         return NULL;
     }
     if (alert_rules_check(&c->rules, err, errlen) != 0) return NULL;
     int history = alert_rules_history_minutes(&c->rules);
     if (history >= CHUNK) {
-        snprintf(err, errlen, "monitor: error window and latency durations must be under %d minutes", CHUNK);
+        util_err(err, errlen, "monitor: error window and latency durations must be under %d minutes", CHUNK);
         return NULL;
     }
     if (c->eval_interval_ms < 0 || c->second_ttl_ms <= c->rules.window_ms || c->minute_ttl_ms < 3600000 ||
         c->terms_ttl_ms <= c->rules.window_ms || c->baseline_warmup_minutes < 1 || c->alert_log_ttl_ms < 1 ||
         c->feedback_ttl_ms < 1 || c->feedback_dedupe_ms < c->rules.miscls_window_ms) {
-        snprintf(err, errlen,
+        util_err(err, errlen,
                  "monitor: bucket TTLs must outlive the window (minute buckets >= 1 h), the feedback memory "
                  "the misclassification window, and intervals be positive");
         return NULL;

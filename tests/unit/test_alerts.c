@@ -1,6 +1,7 @@
 /* test_alerts.c — the monitor's rules without Redis: thresholds of every alert (fires
  * just above, quiet at or below), adaptive baselines, significance gates, latency
- * histogram quantiles, term extraction and top-k, and the buzz.alerts JSON. */
+ * histogram quantiles, term extraction and top-k, the buzz.alerts JSON, settings by
+ * name, durations and the feedback CSV rows. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,8 @@
 #include <cjson/cJSON.h>
 
 #include "worker/alerts.h"
+#include "worker/feedback.h"
+#include "worker/monitor.h"
 #include "worker/terms.h"
 
 #define NOW 1764050400000LL /* 2025-11-25T06:00:00Z */
@@ -580,6 +583,81 @@ static void terms_table_limits(void **state) {
     assert_false(terms_is_stopword("delayed", 7) || terms_is_stopword("th", 2));
 }
 
+static void monitor_settings_by_name(void **state) {
+    (void)state;
+    MonitorConfig c;
+    monitor_config_default(&c);
+    char err[160];
+    assert_int_equal(monitor_config_set(&c, "surge_z", "5.5", err, sizeof err), 0);
+    assert_true(c.rules.surge_z == 5.5);
+    assert_int_equal(monitor_config_set(&c, "miscls_count", "4", err, sizeof err), 0);
+    assert_int_equal(c.rules.miscls_count, 4);
+    assert_int_equal(monitor_config_set(&c, "eval_interval_ms", "1000", err, sizeof err), 0);
+    assert_int_equal(c.eval_interval_ms, 1000);
+    assert_int_equal(monitor_config_set(&c, "cooldown_ms.latency_p95", "42", err, sizeof err), 0);
+    assert_int_equal(c.rules.cooldown_ms[ALERT_LATENCY_P95], 42);
+    assert_int_equal(monitor_config_set(&c, "cooldown_ms.bad_buzz", "42", err, sizeof err), -1);
+    assert_non_null(strstr(err, "bad_buzz"));
+    assert_int_equal(monitor_config_set(&c, "surge_zz", "1", err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown monitor setting 'surge_zz'"));
+    assert_int_equal(monitor_config_set(&c, "surge_z", "4x", err, sizeof err), -1);
+    assert_int_equal(monitor_config_set(&c, "miscls_count", "99999999999", err, sizeof err), -1);
+    assert_true(c.rules.surge_z == 5.5 && c.rules.miscls_count == 4); /* untouched by failures */
+    /* every listed key is accepted */
+    int n = 0;
+    for (const char *const *k = monitor_config_keys(); *k; k++, n++)
+        if (!strchr(*k, '<')) assert_int_equal(monitor_config_set(&c, *k, "60000", err, sizeof err), 0);
+    assert_true(n > 30);
+
+    /* monitor_new refuses bad settings before touching the network */
+    monitor_config_default(&c);
+    c.url = "redis://127.0.0.1:1/0";
+    c.rules.skew_share = 2;
+    assert_null(monitor_new(&c, err, sizeof err));
+    assert_non_null(strstr(err, "alert rules"));
+    monitor_config_default(&c);
+    c.url = "redis://127.0.0.1:1/0";
+    c.second_ttl_ms = c.rules.window_ms; /* second buckets must outlive the window */
+    assert_null(monitor_new(&c, err, sizeof err));
+    monitor_config_default(&c);
+    c.url = "mysql://x";
+    assert_null(monitor_new(&c, err, sizeof err));
+}
+
+static void durations_for_people(void **state) {
+    (void)state;
+    int64_t ms;
+    assert_int_equal(monitor_parse_duration("24h", &ms), 0);
+    assert_int_equal(ms, 86400000);
+    assert_int_equal(monitor_parse_duration("90m", &ms), 0);
+    assert_int_equal(ms, 5400000);
+    assert_int_equal(monitor_parse_duration("7d", &ms), 0);
+    assert_int_equal(ms, 604800000);
+    assert_int_equal(monitor_parse_duration("2w", &ms), 0);
+    assert_int_equal(ms, 1209600000);
+    assert_int_equal(monitor_parse_duration("45", &ms), 0);
+    assert_int_equal(ms, 45000);
+    assert_int_equal(monitor_parse_duration("1.5h", &ms), 0);
+    assert_int_equal(ms, 5400000);
+    const char *bad[] = {"", "h", "-1h", "0", "3y", "12hours", "1e300d"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(monitor_parse_duration(bad[i], &ms), -1);
+}
+
+static void csv_rows_are_rfc4180(void **state) {
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(feedback_csv_row(f, 1, "plain text", 10), 0);
+    assert_int_equal(feedback_csv_row(f, 0, "a, b", 4), 0);
+    assert_int_equal(feedback_csv_row(f, 0, "say \"hi\"", 8), 0);
+    assert_int_equal(feedback_csv_row(f, 5, "two\nlines\r", 10), 0);
+    fclose(f);
+    assert_string_equal(buf, "1,plain text\n0,\"a, b\"\n0,\"say \"\"hi\"\"\"\n1,\"two\nlines\r\"\n");
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(names_round_trip),
@@ -602,6 +680,9 @@ int main(void) {
         cmocka_unit_test(surge_message_names_terms),
         cmocka_unit_test(terms_from_tweets),
         cmocka_unit_test(terms_table_limits),
+        cmocka_unit_test(monitor_settings_by_name),
+        cmocka_unit_test(durations_for_people),
+        cmocka_unit_test(csv_rows_are_rfc4180),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
