@@ -470,7 +470,7 @@ void monitor_stats(const Monitor *m, MonitorStats *out) {
     out->suppressed = LOADC(m, suppressed);
     out->outages = LOADC(m, outages);
     out->reply_errors = LOADC(m, reply_errors);
-    out->noscript = m->lua.noscript;
+    out->noscript = atomic_load_explicit(&m->lua.noscript, memory_order_relaxed);
     for (int i = 0; i < ALERT_TYPE_COUNT; i++) out->raised[i] = LOADC(m, raised[i]);
     for (int i = 0; i < 5; i++) out->feedback[i] = LOADC(m, feedback[i]);
 }

@@ -1,6 +1,7 @@
 /* monitor_lua.c — the monitor's Lua scripts and their runner (see monitor_lua.h). */
 #include "worker/monitor_lua.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +157,9 @@ const char *monitor_lua_source(MonitorScript s) { return (unsigned)s < MLUA_COUN
 const char *monitor_lua_name(MonitorScript s) { return (unsigned)s < MLUA_COUNT ? names[s] : NULL; }
 
 void monitor_lua_init(MonitorLua *l) {
-    memset(l, 0, sizeof *l);
+    memset(l->sha, 0, sizeof l->sha);
+    l->loaded_on = 0;
+    atomic_init(&l->noscript, 0);
     for (int s = 0; s < MLUA_COUNT; s++) sha1_hex(sources[s], strlen(sources[s]), l->sha[s]);
 }
 
@@ -243,7 +246,7 @@ int monitor_lua_run(MonitorLua *l, RedisConn *c, const MonitorCall *calls, int n
         if (!r) goto lost;
         freeReplyObject(replies[i]);
         replies[i] = r;
-        l->noscript++;
+        atomic_fetch_add_explicit(&l->noscript, 1, memory_order_relaxed);
     }
     return 0;
 lost:

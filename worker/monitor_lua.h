@@ -20,6 +20,7 @@
 #ifndef BUZZRADAR_MONITOR_LUA_H
 #define BUZZRADAR_MONITOR_LUA_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,8 +57,8 @@ typedef struct {
 /* Script SHA-1s and the connection generation they were loaded on. */
 typedef struct {
     char sha[MLUA_COUNT][41];
-    uint64_t loaded_on; /* RedisConnStats.connects when SCRIPT LOAD last ran; 0: never */
-    uint64_t noscript;  /* NOSCRIPT replies answered with EVAL */
+    uint64_t loaded_on;        /* RedisConnStats.connects when SCRIPT LOAD last ran; 0: never */
+    _Atomic uint64_t noscript; /* NOSCRIPT replies answered with EVAL (readable from any thread) */
 } MonitorLua;
 
 /* Computes the SHA-1 of every script (no I/O). */
