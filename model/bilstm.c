@@ -452,13 +452,14 @@ void bilstm_work_backward(const BiLSTM *m, BilstmWork *w, float scale) {
                   w->hprev, w->dxb);
 }
 
-void bilstm_work_embedding_backward(const BilstmWork *w, float *demb) {
+void bilstm_work_embedding_backward(const BilstmWork *w, float *demb, int part, int nparts) {
     const LstmSteps *st = &w->steps;
     const int N = st->T > 0 ? st->off[st->T] : 0, E = w->E;
     const int *ids[2] = {w->idf, w->idb};
     const float *dx[2] = {w->dxf, w->dxb};
     for (int d = 0; d < 2; d++) {
         for (int r = 0; r < N; r++) {
+            if (ids[d][r] % nparts != part) continue;
             float *g = demb + (size_t)ids[d][r] * E;
             const float *src = dx[d] + (size_t)r * E;
             for (int j = 0; j < E; j++) g[j] += src[j];
@@ -474,7 +475,7 @@ double bilstm_loss_grad(BiLSTM *m, const SeqSet *s, const int *idx, int n, const
     const size_t demb = m->tensors[1].offset;
     memset(m->grads, 0, demb * sizeof(float));
     memcpy(m->grads + demb, w->grads, (m->nparams - demb) * sizeof(float));
-    bilstm_work_embedding_backward(w, m->grads);
+    bilstm_work_embedding_backward(w, m->grads, 0, 1);
     bilstm_work_free(w);
     *grads = m->grads;
     return n > 0 ? loss / n : 0.0;

@@ -137,9 +137,11 @@ void bilstm_work_backward(const BiLSTM *m, BilstmWork *w, float scale);
  * fwd.W_ih to the end (count = params - V*E floats). */
 float *bilstm_work_grads(BilstmWork *w);
 
-/* Adds the last backward's gradient of every embedding row the batch used into
- * demb (V,E), token by token in a fixed order. Rows not used are not touched. */
-void bilstm_work_embedding_backward(const BilstmWork *w, float *demb);
+/* Adds the last backward's gradient of the embedding rows the batch used into
+ * demb (V,E), token by token in a fixed order, for the rows whose id % nparts ==
+ * part only (so that nparts threads can share the work; part 0 of 1 = all rows).
+ * Rows not used are not touched. */
+void bilstm_work_embedding_backward(const BilstmWork *w, float *demb, int part, int nparts);
 
 /* The mean loss of the tweets s[idx[0..n)] (no dropout) and its full gradient, one
  * thread: the gradient buffer (parallel to the parameters, all of it written, the

@@ -6,64 +6,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "model/adam.h"
 #include "model/bilstm_internal.h"
+#include "model/progress.h"
 #include "model/util.h"
 
 #define FIT_CHUNK_BATCHES 32 /* tweets are sorted by length within chunks of this many batches */
-
-/* ---- progress: a live bar on a terminal, plain lines elsewhere ----------------------
- * (minimal and private; a shared progress module may replace it) */
-typedef struct {
-    FILE *out;
-    int tty, quiet;
-    long total, done;
-    double start, last;
-    int last_decile;
-    char label[32];
-} FitProgress;
-
-static void fit_progress_begin(FitProgress *p, FILE *out, int quiet, long total, const char *label) {
-    p->out = out;
-    p->quiet = quiet;
-    p->tty = isatty(fileno(out));
-    p->total = total;
-    p->done = 0;
-    p->start = p->last = util_now_s();
-    p->last_decile = 0;
-    snprintf(p->label, sizeof p->label, "%s", label);
-}
-
-static void fit_progress_update(FitProgress *p, long done) {
-    p->done = done;
-    if (p->quiet) return;
-    const double now = util_now_s(), el = now - p->start;
-    const double rate = el > 0 ? done / el : 0, eta = rate > 0 ? (p->total - done) / rate : 0;
-    if (p->tty) {
-        if (now - p->last < 0.2 && done < p->total) return;
-        const int width = 30, fill = (int)((double)width * done / (p->total > 0 ? p->total : 1));
-        char bar[64];
-        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-        bar[width] = 0;
-        fprintf(p->out, "\r%s [%s] %3d%% %ld/%ld  %.0f tweets/s  ETA %d:%02d ", p->label, bar,
-                (int)(100.0 * done / (p->total > 0 ? p->total : 1)), done, p->total, rate, (int)eta / 60,
-                (int)eta % 60);
-        fflush(p->out);
-    } else {
-        const int decile = (int)(10.0 * done / (p->total > 0 ? p->total : 1));
-        if (decile <= p->last_decile || decile >= 10) return;
-        p->last_decile = decile;
-        fprintf(p->out, "%s %d%% %ld/%ld  %.0f tweets/s  ETA %d:%02d\n", p->label, decile * 10, done,
-                p->total, rate, (int)eta / 60, (int)eta % 60);
-    }
-    p->last = now;
-}
-
-static void fit_progress_end(FitProgress *p) {
-    if (!p->quiet && p->tty) fprintf(p->out, "\r\033[K");
-}
 
 /* ---- batches bucketed by length ------------------------------------------------------ */
 
@@ -77,121 +26,227 @@ static int fit_key_cmp(const void *a, const void *b) {
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-/* Shuffles the tweets, sorts them by length within chunks, cuts the chunks into
- * batches (start offsets into order; batch k is order[start[k] .. start[k+1]) ) and
- * shuffles the batches. Returns the number of batches. */
-static int fit_make_batches(Rng *r, const SeqSet *s, int T, int batch, int *order, FitKey *keys, int *start,
-                            int *perm, int *bstart) {
-    const int n = s->n;
-    for (int i = 0; i < n; i++) order[i] = i;
-    rng_shuffle_int(r, order, (size_t)n);
-    const int chunk = batch * FIT_CHUNK_BATCHES;
+/* One epoch's batches: the k-th batch to train on is order[first[j] .. first[j] +
+ * size[j]) with j = shuffle[k]. */
+typedef struct {
+    int nb;
+    int *order;   /* (n) the tweets */
+    int *first;   /* (max batches) */
+    int *size;    /* (max batches) */
+    int *shuffle; /* (max batches) */
+    FitKey *keys; /* (chunk) scratch */
+} FitBatches;
+
+static void fit_batches_init(FitBatches *fb, int n, int batch) {
+    const int maxb = n / batch + n / (batch * FIT_CHUNK_BATCHES) + 2;
+    fb->nb = 0;
+    fb->order = mallocCheck((size_t)n * sizeof(int));
+    fb->first = mallocCheck((size_t)maxb * sizeof(int));
+    fb->size = mallocCheck((size_t)maxb * sizeof(int));
+    fb->shuffle = mallocCheck((size_t)maxb * sizeof(int));
+    fb->keys = mallocCheck((size_t)batch * FIT_CHUNK_BATCHES * sizeof(FitKey));
+}
+
+static void fit_batches_free(FitBatches *fb) {
+    free(fb->order);
+    free(fb->first);
+    free(fb->size);
+    free(fb->shuffle);
+    free(fb->keys);
+}
+
+/* Shuffles the tweets, sorts them by length within chunks of FIT_CHUNK_BATCHES
+ * batches (so that a batch holds tweets of similar length and its steps stay
+ * full), cuts the chunks into batches and shuffles the batches. */
+static void fit_batches_make(FitBatches *fb, Rng *r, const SeqSet *s, int T, int batch) {
+    const int n = s->n, chunk = batch * FIT_CHUNK_BATCHES;
+    for (int i = 0; i < n; i++) fb->order[i] = i;
+    rng_shuffle_int(r, fb->order, (size_t)n);
     int nb = 0;
     for (int c0 = 0; c0 < n; c0 += chunk) {
         const int cn = n - c0 < chunk ? n - c0 : chunk;
         for (int k = 0; k < cn; k++) {
-            const int i = order[c0 + k];
+            const int i = fb->order[c0 + k];
             const int64_t L = s->off[i + 1] - s->off[i];
-            keys[k] = (FitKey){L < T ? (int)L : T, i};
+            fb->keys[k] = (FitKey){L < T ? (int)L : T, i};
         }
-        qsort(keys, (size_t)cn, sizeof *keys, fit_key_cmp);
-        for (int k = 0; k < cn; k++) order[c0 + k] = keys[k].idx;
-        for (int b0 = 0; b0 < cn; b0 += batch) start[nb++] = c0 + b0;
+        qsort(fb->keys, (size_t)cn, sizeof *fb->keys, fit_key_cmp);
+        for (int k = 0; k < cn; k++) fb->order[c0 + k] = fb->keys[k].idx;
+        for (int b0 = 0; b0 < cn; b0 += batch) {
+            fb->first[nb] = c0 + b0;
+            fb->size[nb++] = cn - b0 < batch ? cn - b0 : batch;
+        }
     }
-    start[nb] = n;
-    // shuffle the batch order: bstart[k] / bstart[k]+len via perm
-    for (int k = 0; k < nb; k++) perm[k] = k;
-    rng_shuffle_int(r, perm, (size_t)nb);
-    for (int k = 0; k < nb; k++) {
-        bstart[2 * k] = start[perm[k]];
-        bstart[2 * k + 1] = start[perm[k] + 1] - start[perm[k]];
-    }
-    return nb;
+    for (int k = 0; k < nb; k++) fb->shuffle[k] = k;
+    rng_shuffle_int(r, fb->shuffle, (size_t)nb);
+    fb->nb = nb;
 }
 
-/* ---- data-parallel threads: a fixed crew that meets at two barriers per batch ------ */
+/* ---- data-parallel threads -----------------------------------------------------------
+ * A fixed crew, each thread with its own BilstmWork; the caller is thread 0. One
+ * training step is three phases, each opened and closed by a barrier:
+ *   FIT_GRAD    thread k: forward + backward of slice k of the batch;
+ *   FIT_REDUCE  thread k: over its share of the dense parameters and the embedding
+ *               rows it owns (id % threads == k), sums the slices' gradients in
+ *               slice order, and the squared norm of the result;
+ *   FIT_UPDATE  thread k: clipping and Adam on the same share.
+ * Every sum runs in an order fixed by the data, never by the scheduling. */
+
+typedef enum { FIT_GRAD, FIT_REDUCE, FIT_UPDATE, FIT_STOP } FitPhase;
 
 typedef struct FitCrew FitCrew;
 typedef struct {
     FitCrew *crew;
-    int k; /* slice number */
+    int k;
     BilstmWork *work;
-    double loss;
-    int correct;
+    double loss;  /* FIT_GRAD: sum of the slice's losses */
+    int correct;  /* FIT_GRAD: correct predictions in the slice */
+    double norm2; /* FIT_REDUCE: squared norm of the share's gradient */
+    int *rows;    /* embedding rows owned in this step */
+    int nrows;
 } FitWorker;
 
 struct FitCrew {
-    const BiLSTM *m;
+    BiLSTM *m;
     const SeqSet *s;
+    Adam *adam;
     int threads, slice;
+    size_t demb, ndense; /* the dense parameters: [demb, demb + ndense) */
     pthread_barrier_t go, done;
-    int stop;
-    /* the current batch */
-    const int *idx;
+    FitPhase phase;
+    /* the current step */
+    const int *idx; /* the batch */
     int n;
     uint64_t key;
+    const int *rows; /* embedding rows the batch uses */
+    int nrows;
+    float scale; /* clipping factor */
     FitWorker *w;
     pthread_t *tid;
 };
 
-static void fit_slice(FitWorker *w) {
+static void fit_grad(FitWorker *w) {
     FitCrew *c = w->crew;
     const int lo = w->k * c->slice, hi = lo + c->slice < c->n ? lo + c->slice : c->n;
     w->loss = 0.0;
     w->correct = 0;
     if (hi <= lo) {
-        memset(bilstm_work_grads(w->work), 0, (c->m->nparams - c->m->tensors[1].offset) * sizeof(float));
-        bilstm_work_forward(c->m, w->work, c->s, c->idx, 0, 1, c->key, NULL,
-                            NULL); /* empty: resets the work */
+        memset(bilstm_work_grads(w->work), 0, c->ndense * sizeof(float));
+        bilstm_work_forward(c->m, w->work, c->s, c->idx, 0, 1, c->key, NULL, NULL); /* empty: no tokens */
         return;
     }
     w->loss = bilstm_work_forward(c->m, w->work, c->s, c->idx + lo, hi - lo, 1, c->key, NULL, &w->correct);
     bilstm_work_backward(c->m, w->work, 1.0f / (float)c->n);
 }
 
+/* Thread k's share of the dense parameters. */
+static void fit_share(const FitCrew *c, int k, size_t *lo, size_t *hi) {
+    *lo = c->demb + c->ndense * (size_t)k / (size_t)c->threads;
+    *hi = c->demb + c->ndense * (size_t)(k + 1) / (size_t)c->threads;
+}
+
+static void fit_reduce(FitWorker *w) {
+    FitCrew *c = w->crew;
+    float *grads = c->m->grads;
+    const int E = c->m->cfg.E;
+    size_t lo, hi;
+    fit_share(c, w->k, &lo, &hi);
+    memcpy(grads + lo, bilstm_work_grads(c->w[0].work) + (lo - c->demb), (hi - lo) * sizeof(float));
+    for (int j = 1; j < c->threads; j++) {
+        const float *g = bilstm_work_grads(c->w[j].work) - c->demb;
+        for (size_t i = lo; i < hi; i++) grads[i] += g[i];
+    }
+    double norm2 = 0.0;
+    for (size_t i = lo; i < hi; i++) norm2 += (double)grads[i] * grads[i];
+    w->nrows = 0;
+    for (int r = 0; r < c->nrows; r++) {
+        if (c->rows[r] % c->threads != w->k) continue;
+        w->rows[w->nrows++] = c->rows[r];
+        memset(grads + (size_t)c->rows[r] * E, 0, (size_t)E * sizeof(float));
+    }
+    for (int j = 0; j < c->threads; j++)
+        bilstm_work_embedding_backward(c->w[j].work, grads, w->k, c->threads);
+    for (int r = 0; r < w->nrows; r++) {
+        const float *g = grads + (size_t)w->rows[r] * E;
+        for (int q = 0; q < E; q++) norm2 += (double)g[q] * g[q];
+    }
+    w->norm2 = norm2;
+}
+
+static void fit_update(FitWorker *w) {
+    FitCrew *c = w->crew;
+    float *grads = c->m->grads, *params = c->m->params;
+    const int E = c->m->cfg.E;
+    size_t lo, hi;
+    fit_share(c, w->k, &lo, &hi);
+    if (c->scale != 1.0f) {
+        for (size_t i = lo; i < hi; i++) grads[i] *= c->scale;
+        for (int r = 0; r < w->nrows; r++)
+            for (int q = 0; q < E; q++) grads[(size_t)w->rows[r] * E + q] *= c->scale;
+    }
+    adam_update(c->adam, params, grads, lo, hi - lo);
+    adam_update_rows(c->adam, params, grads, 0, E, w->rows, w->nrows);
+}
+
+static void fit_phase_run(FitWorker *w, FitPhase phase) {
+    if (phase == FIT_GRAD)
+        fit_grad(w);
+    else if (phase == FIT_REDUCE)
+        fit_reduce(w);
+    else if (phase == FIT_UPDATE)
+        fit_update(w);
+}
+
 static void *fit_worker_main(void *arg) {
     FitWorker *w = arg;
     for (;;) {
         pthread_barrier_wait(&w->crew->go);
-        if (w->crew->stop) return NULL;
-        fit_slice(w);
+        const FitPhase phase = w->crew->phase;
+        if (phase == FIT_STOP) return NULL;
+        fit_phase_run(w, phase);
         pthread_barrier_wait(&w->crew->done);
     }
 }
 
-static void fit_crew_start(FitCrew *c, const BiLSTM *m, const SeqSet *s, int threads, int batch) {
+/* Runs one phase on every thread of the crew and returns when all are done. */
+static void fit_crew_phase(FitCrew *c, FitPhase phase) {
+    c->phase = phase;
+    if (c->threads > 1) pthread_barrier_wait(&c->go);
+    fit_phase_run(&c->w[0], phase);
+    if (c->threads > 1) pthread_barrier_wait(&c->done);
+}
+
+static void fit_crew_start(FitCrew *c, BiLSTM *m, const SeqSet *s, Adam *adam, int threads, int batch) {
     memset(c, 0, sizeof *c);
     c->m = m;
     c->s = s;
+    c->adam = adam;
     c->threads = threads;
     c->slice = (batch + threads - 1) / threads;
+    c->demb = m->tensors[1].offset;
+    c->ndense = m->nparams - c->demb;
     c->w = callocCheck((size_t)threads, sizeof *c->w);
     c->tid = callocCheck((size_t)threads, sizeof *c->tid);
     if (pthread_barrier_init(&c->go, NULL, (unsigned)threads) ||
         pthread_barrier_init(&c->done, NULL, (unsigned)threads))
         util_die("bilstm_fit: cannot create barriers");
     for (int k = 0; k < threads; k++) {
-        c->w[k] = (FitWorker){c, k, bilstm_work_new(m, c->slice, 1), 0.0, 0};
-        if (k > 0 && pthread_create(&c->tid[k], NULL, fit_worker_main, &c->w[k]))
-            util_die("bilstm_fit: cannot start thread %d", k);
+        c->w[k] = (FitWorker){.crew = c, .k = k, .work = bilstm_work_new(m, c->slice, 1)};
+        c->w[k].rows = mallocCheck((size_t)batch * m->cfg.T * sizeof(int));
     }
-}
-
-/* Forward + backward of one batch over the crew (the caller runs slice 0). */
-static void fit_crew_run(FitCrew *c, const int *idx, int n, uint64_t key) {
-    c->idx = idx;
-    c->n = n;
-    c->key = key;
-    if (c->threads > 1) pthread_barrier_wait(&c->go);
-    fit_slice(&c->w[0]);
-    if (c->threads > 1) pthread_barrier_wait(&c->done);
+    for (int k = 1; k < threads; k++)
+        if (pthread_create(&c->tid[k], NULL, fit_worker_main, &c->w[k]))
+            util_die("bilstm_fit: cannot start thread %d", k);
 }
 
 static void fit_crew_stop(FitCrew *c) {
-    c->stop = 1;
+    c->phase = FIT_STOP;
     if (c->threads > 1) pthread_barrier_wait(&c->go);
     for (int k = 1; k < c->threads; k++) pthread_join(c->tid[k], NULL);
-    for (int k = 0; k < c->threads; k++) bilstm_work_free(c->w[k].work);
+    for (int k = 0; k < c->threads; k++) {
+        bilstm_work_free(c->w[k].work);
+        free(c->w[k].rows);
+    }
     pthread_barrier_destroy(&c->go);
     pthread_barrier_destroy(&c->done);
     free(c->w);
@@ -207,6 +262,78 @@ static uint64_t fit_mix(uint64_t x) {
     return x ^ (x >> 31);
 }
 
+/* Everything a fit owns besides the model. */
+typedef struct {
+    BiLSTM *m;
+    const SeqSet *train;
+    BilstmConfig cfg;
+    int batch, threads;
+    Adam adam;
+    FitBatches fb;
+    FitCrew crew;
+    Rng rng;
+    uint8_t *mark; /* (V) rows already listed for the current batch */
+    int *rows;     /* (batch*T) embedding rows of the current batch */
+    long step;     /* optimiser steps taken */
+} Fit;
+
+/* One optimiser step on the tweets idx[0..n): adds their losses and correct
+ * predictions to *loss and *correct. */
+static void fit_step(Fit *f, const int *idx, int n, double *loss, long *correct) {
+    FitCrew *c = &f->crew;
+    const SeqSet *s = f->train;
+    const int T = f->cfg.T;
+    c->idx = idx;
+    c->n = n;
+    c->key = fit_mix(f->cfg.seed + 0x9E3779B97F4A7C15ULL * (uint64_t)++f->step);
+    fit_crew_phase(c, FIT_GRAD);
+    // the embedding rows this batch uses, each once
+    int nrows = 0;
+    for (int k = 0; k < n; k++) {
+        const int64_t o = s->off[idx[k]], L = s->off[idx[k] + 1] - o;
+        for (int64_t q = 0; q < (L < T ? L : T); q++) {
+            const int id = s->ids[o + q];
+            if (!f->mark[id]) f->mark[id] = 1, f->rows[nrows++] = id;
+        }
+    }
+    c->rows = f->rows;
+    c->nrows = nrows;
+    fit_crew_phase(c, FIT_REDUCE);
+    // global-norm clipping over everything this step updates
+    double norm2 = 0.0;
+    for (int k = 0; k < f->threads; k++) norm2 += c->w[k].norm2;
+    const double norm = sqrt(norm2);
+    c->scale = f->cfg.clip > 0.0f && norm > f->cfg.clip ? (float)(f->cfg.clip / norm) : 1.0f;
+    adam_begin_step(&f->adam);
+    fit_crew_phase(c, FIT_UPDATE);
+    for (int r = 0; r < nrows; r++) f->mark[f->rows[r]] = 0;
+    for (int k = 0; k < f->threads; k++) *loss += c->w[k].loss, *correct += c->w[k].correct;
+}
+
+/* One pass over the training set; fills the training half of *e. */
+static void fit_epoch(Fit *f, int ep, FILE *log, int quiet, BilstmEpoch *e) {
+    const int n = f->train->n;
+    const double t0 = util_now_s();
+    fit_batches_make(&f->fb, &f->rng, f->train, f->cfg.T, f->batch);
+    char label[32];
+    snprintf(label, sizeof label, "epoch %d/%d", ep + 1, f->cfg.epochs);
+    Progress prog;
+    progress_start_to(&prog, log, label, n);
+    prog.quiet = quiet;
+    double loss = 0.0;
+    long correct = 0, done = 0;
+    for (int k = 0; k < f->fb.nb; k++) {
+        const int j = f->fb.shuffle[k];
+        fit_step(f, f->fb.order + f->fb.first[j], f->fb.size[j], &loss, &correct);
+        done += f->fb.size[j];
+        progress_update(&prog, done);
+    }
+    progress_finish(&prog);
+    e->train_loss = (float)(loss / n);
+    e->train_acc = (float)((double)correct / n);
+    e->train_seconds = (float)(util_now_s() - t0);
+}
+
 void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmFitOptions *opt,
                 BilstmHistory *hist) {
     char err[256];
@@ -214,113 +341,49 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
     if (bilstm_seqset_check(m, val, 1, err, sizeof err)) util_die("bilstm_fit: validation set: %s", err);
     if (train->n < 1 || val->n < 1)
         util_die("bilstm_fit: the training and validation sets must not be empty");
-    const BilstmConfig cfg = m->cfg;
-    const int n = train->n, T = cfg.T, E = cfg.E;
-    const int batch = cfg.batch < n ? cfg.batch : n;
-    const int threads = cfg.threads < batch ? cfg.threads : batch;
     FILE *log = opt && opt->log ? opt->log : stderr;
     const int quiet = opt && opt->quiet;
     free(m->proj); /* serving tables would be stale */
     m->proj = NULL;
     openblas_set_num_threads(1);
 
-    const size_t nparams = m->nparams, demb = m->tensors[1].offset, ndense = nparams - demb;
+    Fit f = {.m = m, .train = train, .cfg = m->cfg};
+    const int n = train->n;
+    f.batch = f.cfg.batch < n ? f.cfg.batch : n;
+    f.threads = f.cfg.threads < f.batch ? f.cfg.threads : f.batch;
+    const size_t nparams = m->nparams;
     if (!m->grads) m->grads = mallocCheck(nparams * sizeof(float));
-    float *grads = m->grads, *best = mallocCheck(nparams * sizeof(float));
-    Adam adam;
-    adam_init(&adam, nparams, cfg.lr);
-    int *order = mallocCheck((size_t)n * sizeof(int));
-    FitKey *keys = mallocCheck((size_t)batch * FIT_CHUNK_BATCHES * sizeof(FitKey));
-    const int maxb = n / batch + n / (batch * FIT_CHUNK_BATCHES) + 2;
-    int *start = mallocCheck((size_t)(maxb + 1) * sizeof(int)),
-        *perm = mallocCheck((size_t)maxb * sizeof(int));
-    int *bstart = mallocCheck((size_t)maxb * 2 * sizeof(int));
-    uint8_t *mark = callocCheck((size_t)cfg.V, 1);
-    int *rows = mallocCheck((size_t)batch * T * sizeof(int));
-    FitCrew crew;
-    fit_crew_start(&crew, m, train, threads, batch);
-    Rng rng;
-    rng_seed(&rng, fit_mix(cfg.seed ^ 0x5EED5EED5EEDULL));
+    adam_init(&f.adam, nparams, f.cfg.lr);
+    fit_batches_init(&f.fb, n, f.batch);
+    fit_crew_start(&f.crew, m, train, &f.adam, f.threads, f.batch);
+    rng_seed(&f.rng, fit_mix(f.cfg.seed ^ 0x5EED5EED5EEDULL));
+    f.mark = callocCheck((size_t)f.cfg.V, 1);
+    f.rows = mallocCheck((size_t)f.batch * f.cfg.T * sizeof(int));
+    // the best weights so far (the initial ones until an epoch has a finite val loss)
+    float *best = mallocCheck(nparams * sizeof(float));
+    memcpy(best, m->params, nparams * sizeof(float));
 
-    BilstmHistory local;
+    BilstmHistory local = {0};
     BilstmHistory *h = hist ? hist : &local;
     memset(h, 0, sizeof *h);
+    h->best = -1;
     const double t_fit = util_now_s();
     double best_loss = INFINITY, t_train = 0.0;
-    long trained = 0, step = 0;
     int wait = 0;
     if (!quiet)
         fprintf(log, "bilstm: %d tweets, %d validation, %d threads, batch %d, %zu parameters\n", n, val->n,
-                threads, batch, nparams);
-    for (int ep = 0; ep < cfg.epochs; ep++) {
+                f.threads, f.batch, nparams);
+    for (int ep = 0; ep < f.cfg.epochs; ep++) {
         const double t_ep = util_now_s();
-        const int nb = fit_make_batches(&rng, train, T, batch, order, keys, start, perm, bstart);
-        char label[32];
-        snprintf(label, sizeof label, "epoch %d/%d", ep + 1, cfg.epochs);
-        FitProgress prog;
-        fit_progress_begin(&prog, log, quiet, n, label);
-        double loss_sum = 0.0;
-        long correct = 0, done = 0;
-        for (int b = 0; b < nb; b++) {
-            const int *idx = order + bstart[2 * b], bn = bstart[2 * b + 1];
-            fit_crew_run(&crew, idx, bn, fit_mix(cfg.seed + 0x9E3779B97F4A7C15ULL * (uint64_t)++step));
-            // dense gradients: the slices summed in a fixed order
-            memcpy(grads + demb, bilstm_work_grads(crew.w[0].work), ndense * sizeof(float));
-            for (int k = 1; k < threads; k++) {
-                const float *g = bilstm_work_grads(crew.w[k].work);
-                for (size_t i = 0; i < ndense; i++) grads[demb + i] += g[i];
-            }
-            // embedding: zero the rows this batch used, then add each slice's tokens
-            int nrows = 0;
-            for (int k = 0; k < bn; k++) {
-                const int i = idx[k];
-                const int64_t L = train->off[i + 1] - train->off[i];
-                for (int64_t q = 0; q < (L < T ? L : T); q++) {
-                    const int id = train->ids[train->off[i] + q];
-                    if (mark[id]) continue;
-                    mark[id] = 1;
-                    rows[nrows++] = id;
-                    memset(grads + (size_t)id * E, 0, (size_t)E * sizeof(float));
-                }
-            }
-            for (int k = 0; k < threads; k++) bilstm_work_embedding_backward(crew.w[k].work, grads);
-            // global-norm clipping over everything this step updates
-            if (cfg.clip > 0.0f) {
-                double norm2 = 0.0;
-                for (size_t i = demb; i < nparams; i++) norm2 += (double)grads[i] * grads[i];
-                for (int r = 0; r < nrows; r++) {
-                    const float *g = grads + (size_t)rows[r] * E;
-                    for (int j = 0; j < E; j++) norm2 += (double)g[j] * g[j];
-                }
-                const double norm = sqrt(norm2);
-                if (norm > cfg.clip) {
-                    const float sc = (float)(cfg.clip / norm);
-                    for (size_t i = demb; i < nparams; i++) grads[i] *= sc;
-                    for (int r = 0; r < nrows; r++)
-                        for (int j = 0; j < E; j++) grads[(size_t)rows[r] * E + j] *= sc;
-                }
-            }
-            adam_begin_step(&adam);
-            adam_update(&adam, m->params, grads, demb, ndense);
-            adam_update_rows(&adam, m->params, grads, 0, E, rows, nrows);
-            for (int r = 0; r < nrows; r++) mark[rows[r]] = 0;
-            for (int k = 0; k < threads; k++) loss_sum += crew.w[k].loss, correct += crew.w[k].correct;
-            done += bn;
-            fit_progress_update(&prog, done);
-        }
-        fit_progress_end(&prog);
-        const double ep_train_s = util_now_s() - t_ep;
-        t_train += ep_train_s;
-        trained += n;
-        double vl, va;
-        bilstm_score(m, val, threads, NULL, &vl, &va);
         BilstmEpoch *e = &h->epoch[h->n++];
-        e->train_loss = (float)(loss_sum / n);
-        e->train_acc = (float)((double)correct / n);
+        fit_epoch(&f, ep, log, quiet, e);
+        t_train += e->train_seconds;
+        double vl, va;
+        bilstm_score(m, val, f.threads, NULL, &vl, &va);
         e->val_loss = (float)vl;
         e->val_acc = (float)va;
         e->seconds = (float)(util_now_s() - t_ep);
-        const int better = vl < best_loss;
+        const int better = vl < best_loss; /* false for NaN */
         if (better) {
             best_loss = vl;
             h->best = ep;
@@ -331,28 +394,24 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
             fprintf(
                 log,
                 "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.1f s  %.0f tweets/s%s\n",
-                ep + 1, cfg.epochs, e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->seconds,
-                ep_train_s > 0 ? n / ep_train_s : 0.0, better ? "  *" : "");
-        if (!better && ++wait >= cfg.patience) {
-            h->stopped_early = ep + 1 < cfg.epochs;
+                ep + 1, f.cfg.epochs, e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->seconds,
+                e->train_seconds > 0 ? n / e->train_seconds : 0.0, better ? "  *" : "");
+        if (!better && ++wait >= f.cfg.patience) {
+            h->stopped_early = ep + 1 < f.cfg.epochs;
             break;
         }
     }
     memcpy(m->params, best, nparams * sizeof(float));
     h->seconds = util_now_s() - t_fit;
-    h->tweets_per_s = t_train > 0 ? trained / t_train : 0.0;
+    h->tweets_per_s = t_train > 0 ? (double)n * h->n / t_train : 0.0;
     if (!quiet)
         fprintf(log, "bilstm: kept epoch %d (val loss %.4f)%s, %.1f s\n", h->best + 1, best_loss,
                 h->stopped_early ? ", stopped early" : "", h->seconds);
 
-    fit_crew_stop(&crew);
-    adam_free(&adam);
+    fit_crew_stop(&f.crew);
+    fit_batches_free(&f.fb);
+    adam_free(&f.adam);
+    free(f.mark);
+    free(f.rows);
     free(best);
-    free(order);
-    free(keys);
-    free(start);
-    free(perm);
-    free(bstart);
-    free(mark);
-    free(rows);
 }

@@ -20,6 +20,7 @@ typedef struct {
     float train_loss, train_acc; /* over the epoch's batches, as trained (with dropout) */
     float val_loss, val_acc;     /* on the validation set after the epoch (no dropout) */
     float seconds;               /* wall time of the epoch, validation included */
+    float train_seconds;         /* of which in training batches */
 } BilstmEpoch;
 
 typedef struct {
@@ -43,7 +44,8 @@ typedef struct {
  * valid ids (bilstm_seqset_check) and at least one tweet; otherwise exits with a
  * message, as on out-of-memory. opt may be NULL (progress on stderr). Fills hist
  * when not NULL. On return m holds the weights of the best epoch; serving tables
- * made by bilstm_infer_prepare before the fit are dropped. */
+ * made by bilstm_infer_prepare before the fit are dropped (free every BilstmInfer
+ * of m before fitting; prepare again after). */
 void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmFitOptions *opt,
                 BilstmHistory *hist);
 

@@ -11,8 +11,11 @@
  * are compiled twice, for AVX2 and for baseline x86-64, picked at load time. Every
  * lane does the same IEEE operations as the scalar code would (no FMA contraction
  * in ISO C mode), so both versions give bit-identical results. The helpers take
- * vectors by pointer: passing them by value would tie them to a vector ABI. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+ * vectors by pointer: passing them by value would tie them to a vector ABI.
+ * Sanitizer builds use the baseline version only: the clones' ifunc resolvers run
+ * before the sanitizer runtimes start. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) &&     \
+    !defined(__SANITIZE_THREAD__)
 #define LSTM_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define LSTM_CLONES

@@ -15,6 +15,7 @@
 #include "model/corpus.h"
 #include "model/kinds.h"
 #include "model/modelfile.h"
+#include "model/plot.h"
 #include "model/split.h"
 #include "model/util.h"
 #include "model/vocab.h"
@@ -179,6 +180,42 @@ static ModelWriter *train_fit(const TrainConfig *cfg, const Corpus *c, const Seq
     return w;
 }
 
+/* Reads field k of every epoch of the header's history into out (NaN when absent);
+ * returns 1 when any epoch has it. */
+static int train_history_field(const cJSON *history, const char *k, float *out) {
+    int any = 0, i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, history) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, k);
+        out[i++] = cJSON_IsNumber(v) ? (float)v->valuedouble : NAN;
+        any |= cJSON_IsNumber(v);
+    }
+    return any;
+}
+
+/* Draws the learning curves kept in the header to path (a warning on failure: the
+ * model file is what matters). */
+static void train_plot_curves(const cJSON *header, const char *kind, int n_train, const char *path,
+                              int quiet) {
+    const cJSON *history = cJSON_GetObjectItemCaseSensitive(header, "history");
+    int n = cJSON_GetArraySize(history);
+    if (n < 1) return;
+    float *f = mallocCheck(4 * (size_t)n * sizeof(float));
+    char title[128], err[256];
+    snprintf(title, sizeof title, "%s, %d training tweets", kind, n_train);
+    PlotCurves c = {.n_epochs = n, .title = title};
+    c.train_loss = train_history_field(history, "train_loss", f) ? f : NULL;
+    c.val_loss = train_history_field(history, "val_loss", f + n) ? f + n : NULL;
+    c.train_acc = train_history_field(history, "train_acc", f + 2 * n) ? f + 2 * n : NULL;
+    c.val_acc = train_history_field(history, "val_acc", f + 3 * n) ? f + 3 * n : NULL;
+    c.best_epoch = kind_json_int(cJSON_GetObjectItemCaseSensitive(header, "hyper"), "best_epoch", 0);
+    if (plot_learning_curves(path, &c, err, sizeof err))
+        fprintf(stderr, "warning: %s\n", err);
+    else if (!quiet)
+        fprintf(stderr, "learning curves: %s\n", path);
+    free(f);
+}
+
 int train_run(const TrainConfig *cfg, TrainResult *res, char *err, size_t errlen) {
     memset(res, 0, sizeof *res);
     double t0 = util_now_s();
@@ -294,6 +331,12 @@ int train_run(const TrainConfig *cfg, TrainResult *res, char *err, size_t errlen
         }
         rc = modelwriter_finish(w, out, err, errlen);
         if (!rc && !cfg->quiet) fprintf(stderr, "wrote %s (%s)\n", out, version);
+        if (!rc && (!cfg->curves || cfg->curves[0])) {
+            char curves[4200];
+            snprintf(curves, sizeof curves, "%s", cfg->curves ? cfg->curves : out);
+            if (!cfg->curves) strncat(curves, ".png", sizeof curves - strlen(curves) - 1);
+            train_plot_curves(header, cfg->kind, tr.set.n, curves, cfg->quiet);
+        }
         free(header_str);
     }
     free(p);
