@@ -21,7 +21,7 @@ built, so this script checks on paper what it can, without network access:
             package prometheus); skipped without it
   binary    every shared library build/buzzradar needs (ELF NEEDED) belongs to a
             Debian package that the image's runtime stage installs: needs the
-            binary, objdump and dpkg; skipped without them
+            binary, objdump, ldd and dpkg; skipped without them
 
 Usage: check.py [--root DIR] [--binary PATH] [SECTION...]   (default: every section)
 Prints one line per problem ("FILE:LINE: what is wrong") and a summary. Exit status:
@@ -146,8 +146,9 @@ PROPERTY_NAME = re.compile(r"^[a-z0-9._-]+$")  # what docker-entrypoint.sh accep
 class Report:
     """Problems found, one line each, with the file (relative to the root) and line."""
 
-    def __init__(self, root):
+    def __init__(self, root, echo=True):
         self.root = root
+        self.echo = echo  # print each problem as it is found
         self.problems = []
 
     def rel(self, path):
@@ -157,7 +158,8 @@ class Report:
         where = self.rel(path) + (f":{line}" if line else "")
         text = f"{where}: {msg}"
         self.problems.append(text)
-        print(f"  PROBLEM {text}")
+        if self.echo:
+            print(f"  PROBLEM {text}")
 
 
 class LineDict(dict):
@@ -732,7 +734,7 @@ class Deploy:
     def recorded_names(self):
         if not hasattr(self, "_recorded"):
             self._recorded = set()
-            docs = load_yaml_docs(Report(self.root), self.p("deploy", "prometheus", "rules.yml")) or [{}]
+            docs = load_yaml_docs(Report(self.root, echo=False), self.p("deploy", "prometheus", "rules.yml")) or [{}]
             for g in docs[0].get("groups") or []:
                 for r in g.get("rules") or []:
                     if isinstance(r, dict) and r.get("record"):
@@ -1265,8 +1267,7 @@ def check_promtool(root, rep, promtool):
 
 def check_binary(root, rep, binary):
     dockerfile = os.path.join(root, "deploy", "Dockerfile")
-    quiet = Report(root)
-    pkgs = Deploy(root, quiet).dockerfile()
+    pkgs = Deploy(root, Report(root, echo=False)).dockerfile()
     if not pkgs:
         rep.problem(dockerfile, "cannot read the runtime packages")
         return
@@ -1276,17 +1277,14 @@ def check_binary(root, rep, binary):
     if not needed:
         rep.problem(binary, "objdump shows no NEEDED library: not a dynamic executable?")
         return
-    cache = {}
-    for line in run_cmd(["/sbin/ldconfig", "-p"]).stdout.splitlines():
-        m = re.match(r"\s*(\S+) \(([^)]*)\) => (\S+)", line)
-        if m and "x86-64" in m.group(2) or (m and "64" not in m.group(2) and "x86" not in m.group(2)):
-            cache.setdefault(m.group(1), m.group(3))
+    # Where the dynamic loader finds each library, as ldd reports it.
+    cache = dict(re.findall(r"^\s*(\S+) => (/\S+)", run_cmd(["ldd", binary]).stdout, re.M))
     for soname in needed:
         if re.match(r"lib(a|ub|t|l|hwa)san\.so", soname):
             continue  # sanitizer builds: their runtimes are not image dependencies
         lib = cache.get(soname)
         if not lib:
-            rep.problem(binary, f"{soname}: not in the linker cache")
+            rep.problem(binary, f"{soname}: the dynamic loader does not find it (ldd)")
             continue
         owner = None
         for cand in dict.fromkeys([lib, os.path.realpath(lib)]):
@@ -1337,7 +1335,7 @@ def main():
                 continue
             check_promtool(root, rep, promtool)
         elif s == "binary":
-            tools = [t for t in ("objdump", "dpkg") if not shutil.which(t)]
+            tools = [t for t in ("objdump", "ldd", "dpkg") if not shutil.which(t)]
             if not args.binary or not os.path.exists(args.binary) or tools:
                 why = f"{', '.join(tools)} missing" if tools else f"no binary ({args.binary or 'BUZZRADAR_BIN unset'})"
                 print(f"  skipped: {why}")
