@@ -69,6 +69,8 @@ int bilstm_config_check(const BilstmConfig *c, char *err, size_t errlen) {
                    c->epochs, BILSTM_MAX_EPOCHS);
     BILSTM_REQUIRE(c->patience >= 1, "bilstm: patience %d must be at least 1", c->patience);
     BILSTM_REQUIRE(c->clip >= 0.0f && isfinite(c->clip), "bilstm: gradient clip %g must be >= 0", c->clip);
+    BILSTM_REQUIRE(c->lr_decay >= 0.0f && c->lr_decay < 1.0f, "bilstm: lr_decay %g must be in [0,1)",
+                   (double)c->lr_decay);
     BILSTM_REQUIRE(c->threads >= 1 && c->threads <= 256, "bilstm: threads %d not in [1, 256]", c->threads);
 #undef BILSTM_REQUIRE
     return 0;

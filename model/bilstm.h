@@ -39,20 +39,23 @@ typedef enum { BILSTM_POOL_LAST = 0, BILSTM_POOL_MAX = 1 } BilstmPooling;
 /* Hyper-parameters. Architecture: V, E, H, dense, T, pooling (a model file must keep
  * them); training: the rest. */
 typedef struct {
-    int V;         /* vocabulary size: ids are 0..V-1 */
-    int E;         /* embedding width (100) */
-    int H;         /* LSTM units per direction (128) */
-    int dense;     /* units of the relu layer (64) */
-    int T;         /* tokens kept per tweet, the rest is cut (64) */
-    int pooling;   /* BilstmPooling (last) */
-    float dropout; /* dropout rate after the relu layer, in [0,1) (0.3) */
-    float lr;      /* Adam learning rate (2e-3) */
-    int batch;     /* tweets per mini-batch (128) */
-    int epochs;    /* maximum epochs (10) */
-    int patience;  /* stop after this many epochs without a better validation loss (2) */
-    float clip;    /* global gradient-norm clip; 0 = off (5) */
-    uint64_t seed; /* initialisation, shuffling and dropout (42) */
-    int threads;   /* training threads (1) */
+    int V;          /* vocabulary size: ids are 0..V-1 */
+    int E;          /* embedding width (100) */
+    int H;          /* LSTM units per direction (128) */
+    int dense;      /* units of the relu layer (64) */
+    int T;          /* tokens kept per tweet, the rest is cut (64) */
+    int pooling;    /* BilstmPooling (last) */
+    float dropout;  /* dropout rate after the relu layer, in [0,1) (0.3) */
+    float lr;       /* Adam learning rate (2e-3) */
+    int batch;      /* tweets per mini-batch (128) */
+    int epochs;     /* maximum epochs (10) */
+    int patience;   /* stop after this many epochs without a better validation loss (2) */
+    float clip;     /* global gradient-norm clip; 0 = off (5) */
+    uint64_t seed;  /* initialisation, shuffling and dropout (42) */
+    int threads;    /* training threads (1) */
+    float lr_decay; /* in [0,1): after an epoch without a better validation loss, go back
+                       to the best weights and multiply the learning rate by this
+                       before the next epoch; 0 = off (0) */
 } BilstmConfig;
 
 /* The defaults above for a vocabulary of V ids. */
@@ -83,7 +86,7 @@ BiLSTM *bilstm_new(const BilstmConfig *cfg, const float *embedding);
 void bilstm_free(BiLSTM *m);
 
 const BilstmConfig *bilstm_config(const BiLSTM *m);
-/* Replaces the training hyper-parameters (lr, batch, epochs, patience, clip, seed,
+/* Replaces the training hyper-parameters (lr, lr_decay, batch, epochs, patience, clip, seed,
  * threads, dropout) of m by those of cfg; the architecture fields of cfg must equal
  * m's. Returns 0, or -1 with a reason in err (m unchanged). */
 int bilstm_set_training(BiLSTM *m, const BilstmConfig *cfg, char *err, size_t errlen);

@@ -400,6 +400,13 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
             h->stopped_early = ep + 1 < f.cfg.epochs;
             break;
         }
+        if (!better && f.cfg.lr_decay > 0.0f && h->best >= 0) {
+            /* a plateau: resume from the best weights with a smaller step */
+            memcpy(m->params, best, nparams * sizeof(float));
+            f.adam.lr *= f.cfg.lr_decay;
+            if (!quiet)
+                fprintf(log, "bilstm: back to epoch %d, learning rate %.3g\n", h->best + 1, f.adam.lr);
+        }
     }
     memcpy(m->params, best, nparams * sizeof(float));
     h->seconds = util_now_s() - t_fit;

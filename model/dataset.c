@@ -1,9 +1,8 @@
 /* dataset.c — loads Sentiment140 and `label,text` CSV files (see dataset.h).
  *
  * Records come from csv.c; each kept row's text is converted straight into the
- * arena (one memcpy for the usual valid UTF-8 text). The small UTF-8 validation,
- * repair and latin-1 conversion this needs live here as static functions (the
- * text pipeline has its own UTF-8 helpers; the two can be merged later). */
+ * arena (one memcpy for the usual valid UTF-8 text) by the *_cstr functions of
+ * utf8.h: texts are C strings, so a NUL byte counts as invalid and becomes U+FFFD. */
 #include "model/dataset.h"
 
 #include <ctype.h>
@@ -16,115 +15,13 @@
 #include "model/csv.h"
 #include "model/progress.h"
 #include "model/split.h"
+#include "model/utf8.h"
 #include "model/util.h"
 
 enum {
     DATASET_PROGRESS_EVERY = 4096, /* rows between progress updates */
     DATASET_BYTES_PER_ROW = 128,   /* to guess the row count from the data size (a tweet row: ~70-150) */
 };
-
-/* ---- UTF-8 and latin-1 -------------------------------------------------------------- */
-
-/* The length (1..4) of the valid UTF-8 sequence at s[0, n), or minus the length of its
- * maximal invalid subpart (Unicode 15, section 3.9: the bytes that start a sequence
- * but cannot be completed). NUL counts as invalid: texts are C strings. */
-static int dataset_utf8_next(const unsigned char *s, size_t n) {
-    unsigned b = s[0];
-    if (b < 0x80) return b ? 1 : -1;
-    int need;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) {
-        need = 1;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        need = 2;
-        if (b == 0xE0) lo = 0xA0; /* no overlong forms */
-        if (b == 0xED) hi = 0x9F; /* no surrogates */
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 3;
-        if (b == 0xF0) lo = 0x90; /* no overlong forms */
-        if (b == 0xF4) hi = 0x8F; /* nothing above U+10FFFF */
-    } else {
-        return -1;
-    }
-    size_t k = 1;
-    for (int j = 0; j < need; j++, k++) {
-        if (k >= n || s[k] < lo || s[k] > hi) return -(int)k;
-        lo = 0x80, hi = 0xBF;
-    }
-    return (int)k;
-}
-
-/* 1 when s[0, n) is valid UTF-8 without NUL bytes. ASCII goes 8 bytes at a time. */
-static int dataset_utf8_valid(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        if (i + 8 <= n) {
-            uint64_t v;
-            memcpy(&v, s + i, 8);
-            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-            if (!(v & highs) && !((v - ones) & ~v & highs)) { /* all ASCII, no zero byte */
-                i += 8;
-                continue;
-            }
-        }
-        int k = dataset_utf8_next(s + i, n - i);
-        if (k < 0) return 0;
-        i += (size_t)k;
-    }
-    return 1;
-}
-
-/* Writes s[0, n) to dst with each maximal invalid subpart (and each NUL) replaced by
- * U+FFFD; dst has room for 3n bytes. Returns the bytes written. */
-static size_t dataset_utf8_repair(const unsigned char *s, size_t n, char *dst) {
-    size_t w = 0;
-    for (size_t i = 0; i < n;) {
-        int k = dataset_utf8_next(s + i, n - i);
-        if (k > 0) {
-            memcpy(dst + w, s + i, (size_t)k);
-            w += (size_t)k, i += (size_t)k;
-        } else {
-            memcpy(dst + w, "\xEF\xBF\xBD", 3);
-            w += 3, i += (size_t)-k;
-        }
-    }
-    return w;
-}
-
-/* Code points of bytes 0x80..0x9F: "latin-1" text from the web is windows-1252 in
- * practice (the WHATWG Encoding Standard decodes the label "iso-8859-1" so), e.g.
- * 0x92 is a right quote and 0x80 the euro sign; the five unassigned bytes keep their
- * C1 code point. */
-static const uint16_t dataset_cp1252[32] = {
-    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
-};
-
-/* Writes latin-1 (windows-1252) s[0, n) as UTF-8 to dst (room for 3n bytes); NUL
- * becomes U+FFFD. Returns the bytes written. */
-static size_t dataset_latin1_to_utf8(const unsigned char *s, size_t n, char *dst) {
-    unsigned char *d = (unsigned char *)dst;
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned c = s[i];
-        if (c >= 0xA0 || (c >= 0x80 && dataset_cp1252[c - 0x80] < 0x100)) { /* U+0080..U+00FF */
-            d[w++] = (unsigned char)(0xC0 | (c >> 6));
-            d[w++] = (unsigned char)(0x80 | (c & 0x3F));
-        } else if (c >= 0x80) { /* U+0100..U+FFFF */
-            unsigned cp = dataset_cp1252[c - 0x80];
-            d[w++] = (unsigned char)(0xE0 | (cp >> 12));
-            d[w++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-            d[w++] = (unsigned char)(0x80 | (cp & 0x3F));
-        } else if (c == 0) {
-            memcpy(d + w, "\xEF\xBF\xBD", 3);
-            w += 3;
-        } else {
-            d[w++] = (unsigned char)c;
-        }
-    }
-    return w;
-}
 
 /* ---- memory ------------------------------------------------------------------------ */
 
@@ -214,25 +111,25 @@ static void dataset_append(Loader *L, int label, const char *text, size_t len, i
         d->off = dataset_grow(d->off, ((size_t)L->rows_cap + 1) * sizeof *d->off);
     }
     size_t used = (size_t)d->off[d->n];
-    size_t need = used + 3 * len + 1; /* conversions at most triple the bytes */
+    size_t need = used + (latin1 ? UTF8_FROM_CP1252_MAX(len) : UTF8_REPAIR_MAX(len)); /* the worst case */
     if (need > L->text_cap) {
         while (L->text_cap < need) L->text_cap *= 2;
         d->text = dataset_grow(d->text, L->text_cap);
     }
-    const unsigned char *s = (const unsigned char *)text;
     char *dst = d->text + used;
+    const size_t cap = L->text_cap - used;
     size_t w;
-    if (dataset_utf8_valid(s, len)) {
+    if (utf8_valid_cstr(text, len)) {
         memcpy(dst, text, len);
         w = len;
+        dst[w] = '\0';
     } else if (latin1) {
-        w = dataset_latin1_to_utf8(s, len, dst);
+        w = utf8_from_cp1252_cstr(text, len, dst, cap);
         d->latin1_rows++;
     } else {
-        w = dataset_utf8_repair(s, len, dst);
+        w = utf8_repair_cstr(text, len, dst, cap, NULL);
         d->repaired_utf8++;
     }
-    dst[w] = '\0';
     d->label[d->n] = (uint8_t)label;
     d->off[d->n + 1] = (int64_t)(used + w + 1);
     d->count[label]++;

@@ -6,7 +6,8 @@
  *   is skipped and counted. The bytes are latin-1, except that the original file
  *   also holds tweets already encoded in UTF-8 (in the 53k sample, 513 of the 546
  *   non-ASCII tweets: ♥, ♫, …): a text that is valid UTF-8 is kept as is, any other
- *   is converted from latin-1 (and counted in latin1_rows).
+ *   is converted from latin-1, read as Windows-1252 like web browsers do (and
+ *   counted in latin1_rows; see utf8_from_cp1252_cstr).
  * - CSV (RFC 4180) with a header naming a `label` and a `text` column (in any order,
  *   other columns ignored); label 0/1 or negative/positive (case-insensitive;
  *   `neutral` is skipped and counted like target 2); UTF-8. Invalid UTF-8 is repaired

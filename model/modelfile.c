@@ -3,7 +3,6 @@
 #include "model/modelfile.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +16,6 @@
 #endif
 
 #define MF_MAX_FILE ((size_t)1 << 31) /* 2 GiB: anything larger is not ours */
-
-static int mf_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int mf_error(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen) vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static size_t dtype_size(int dtype) {
     switch (dtype) {
@@ -79,14 +69,14 @@ int modelfile_parse(const void *data, size_t len, ModelFile *mf, char *err, size
     memset(mf, 0, sizeof *mf);
     const size_t min_len = 8 + 4 + 4 + 4 + 4;
     if (len < 8 || memcmp(data, MODELFILE_MAGIC, 8) != 0)
-        return mf_error(err, errlen, "not a buzzradar model file (bad magic)");
-    if (len < min_len) return mf_error(err, errlen, "model file truncated (%zu bytes)", len);
+        return util_err(err, errlen, "not a buzzradar model file (bad magic)");
+    if (len < min_len) return util_err(err, errlen, "model file truncated (%zu bytes)", len);
     uint32_t stored_crc;
     memcpy(&stored_crc, (const unsigned char *)data + len - 4, 4);
     uint32_t version;
     memcpy(&version, (const unsigned char *)data + 8, 4);
     if (version != MODELFILE_VERSION)
-        return mf_error(err, errlen, "unsupported model file version %u (this build reads %d)", version,
+        return util_err(err, errlen, "unsupported model file version %u (this build reads %d)", version,
                         MODELFILE_VERSION);
     uLong crc = crc32(0L, Z_NULL, 0);
     for (size_t done = 0; done < len - 4;) { /* zlib takes uInt lengths */
@@ -95,7 +85,7 @@ int modelfile_parse(const void *data, size_t len, ModelFile *mf, char *err, size
         done += chunk;
     }
     if ((uint32_t)crc != stored_crc)
-        return mf_error(err, errlen, "model file corrupted or truncated (checksum mismatch)");
+        return util_err(err, errlen, "model file corrupted or truncated (checksum mismatch)");
 
     mf->buf = mallocCheck(len);
     memcpy(mf->buf, data, len);
@@ -108,14 +98,14 @@ int modelfile_parse(const void *data, size_t len, ModelFile *mf, char *err, size
     memcpy(mf->header_json, c.p, header_len);
     mf->header_json[header_len] = '\0';
     if (memchr(mf->header_json, '\0', header_len)) {
-        mf_error(err, errlen, "model file header contains a NUL byte");
+        util_err(err, errlen, "model file header contains a NUL byte");
         goto fail;
     }
     c.p += header_len;
     c.left -= header_len;
     if (cur_take(&c, &n_tensors, 4)) goto truncated;
     if (n_tensors > c.left / 12) { /* each tensor needs at least 12 bytes */
-        mf_error(err, errlen, "model file declares %u tensors, more than it can hold", n_tensors);
+        util_err(err, errlen, "model file declares %u tensors, more than it can hold", n_tensors);
         goto fail;
     }
     mf->tensors = callocCheck(n_tensors ? n_tensors : 1, sizeof(MfTensor));
@@ -125,14 +115,14 @@ int modelfile_parse(const void *data, size_t len, ModelFile *mf, char *err, size
         uint8_t dtype, ndim;
         if (cur_take(&c, &name_len, 2)) goto truncated;
         if (name_len == 0 || name_len >= MF_MAX_NAME || name_len > c.left) {
-            mf_error(err, errlen, "tensor %u: bad name length %u", i, name_len);
+            util_err(err, errlen, "tensor %u: bad name length %u", i, name_len);
             goto fail;
         }
         cur_take(&c, t->name, name_len);
         t->name[name_len] = '\0';
         if (cur_take(&c, &dtype, 1) || cur_take(&c, &ndim, 1)) goto truncated;
         if (dtype_size(dtype) == 0 || ndim < 1 || ndim > MF_MAX_DIMS) {
-            mf_error(err, errlen, "tensor '%s': bad dtype %u or rank %u", t->name, dtype, ndim);
+            util_err(err, errlen, "tensor '%s': bad dtype %u or rank %u", t->name, dtype, ndim);
             goto fail;
         }
         t->dtype = (MfDtype)dtype;
@@ -142,7 +132,7 @@ int modelfile_parse(const void *data, size_t len, ModelFile *mf, char *err, size
             uint64_t dim;
             if (cur_take(&c, &dim, 8)) goto truncated;
             if (dim > (uint64_t)1 << 40 || (dim && (uint64_t)count > ((uint64_t)1 << 40) / dim)) {
-                mf_error(err, errlen, "tensor '%s': dimension %d too large", t->name, d);
+                util_err(err, errlen, "tensor '%s': dimension %d too large", t->name, d);
                 goto fail;
             }
             t->dims[d] = (int64_t)dim;
@@ -151,7 +141,7 @@ int modelfile_parse(const void *data, size_t len, ModelFile *mf, char *err, size
         uint64_t nbytes;
         if (cur_take(&c, &nbytes, 8)) goto truncated;
         if (nbytes != (uint64_t)count * dtype_size(dtype)) {
-            mf_error(err, errlen, "tensor '%s': %llu bytes for %lld elements of %s", t->name,
+            util_err(err, errlen, "tensor '%s': %llu bytes for %lld elements of %s", t->name,
                      (unsigned long long)nbytes, (long long)count, dtype_name(dtype));
             goto fail;
         }
@@ -164,12 +154,12 @@ int modelfile_parse(const void *data, size_t len, ModelFile *mf, char *err, size
         mf->n_tensors = (int)i + 1;
     }
     if (c.left != 0) {
-        mf_error(err, errlen, "model file has %zu unexpected bytes after its tensors", c.left);
+        util_err(err, errlen, "model file has %zu unexpected bytes after its tensors", c.left);
         goto fail;
     }
     return 0;
 truncated:
-    mf_error(err, errlen, "model file truncated inside its contents");
+    util_err(err, errlen, "model file truncated inside its contents");
 fail:
     modelfile_free(mf);
     return -1;
@@ -178,7 +168,7 @@ fail:
 int modelfile_read(const char *path, ModelFile *mf, char *err, size_t errlen) {
     memset(mf, 0, sizeof *mf);
     FILE *f = fopen(path, "rb");
-    if (!f) return mf_error(err, errlen, "cannot open model file %s: %s", path, strerror(errno));
+    if (!f) return util_err(err, errlen, "cannot open model file %s: %s", path, strerror(errno));
     unsigned char *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
@@ -187,7 +177,7 @@ int modelfile_read(const char *path, ModelFile *mf, char *err, size_t errlen) {
             if (cap > MF_MAX_FILE) {
                 fclose(f);
                 free(buf);
-                return mf_error(err, errlen, "%s: larger than any model file (> 2 GiB)", path);
+                return util_err(err, errlen, "%s: larger than any model file (> 2 GiB)", path);
             }
             buf = reallocCheck(buf, cap);
         }
@@ -199,12 +189,12 @@ int modelfile_read(const char *path, ModelFile *mf, char *err, size_t errlen) {
     fclose(f);
     if (read_error) {
         free(buf);
-        return mf_error(err, errlen, "cannot read model file %s", path);
+        return util_err(err, errlen, "cannot read model file %s", path);
     }
     char inner[256];
     int rc = modelfile_parse(buf, len, mf, inner, sizeof inner);
     free(buf);
-    if (rc) return mf_error(err, errlen, "%s: %s", path, inner);
+    if (rc) return util_err(err, errlen, "%s: %s", path, inner);
     return 0;
 }
 
@@ -224,9 +214,9 @@ const MfTensor *modelfile_find(const ModelFile *mf, const char *name) {
 int modelfile_get_f32(const ModelFile *mf, const char *name, int64_t count, float *out, char *err,
                       size_t errlen) {
     const MfTensor *t = modelfile_find(mf, name);
-    if (!t) return mf_error(err, errlen, "model file lacks tensor '%s'", name);
+    if (!t) return util_err(err, errlen, "model file lacks tensor '%s'", name);
     if (t->count != count)
-        return mf_error(err, errlen, "tensor '%s' has %lld elements, expected %lld", name,
+        return util_err(err, errlen, "tensor '%s' has %lld elements, expected %lld", name,
                         (long long)t->count, (long long)count);
     if (t->dtype == MF_F32) {
         memcpy(out, t->data, t->nbytes);
@@ -238,7 +228,7 @@ int modelfile_get_f32(const ModelFile *mf, const char *name, int64_t count, floa
             out[i] = mf_f16_to_f32(h);
         }
     } else {
-        return mf_error(err, errlen, "tensor '%s' is %s, expected floats", name, dtype_name(t->dtype));
+        return util_err(err, errlen, "tensor '%s' is %s, expected floats", name, dtype_name(t->dtype));
     }
     return 0;
 }
@@ -246,9 +236,9 @@ int modelfile_get_f32(const ModelFile *mf, const char *name, int64_t count, floa
 int modelfile_get_raw(const ModelFile *mf, const char *name, MfDtype dtype, int64_t count, void *out,
                       char *err, size_t errlen) {
     const MfTensor *t = modelfile_find(mf, name);
-    if (!t) return mf_error(err, errlen, "model file lacks tensor '%s'", name);
+    if (!t) return util_err(err, errlen, "model file lacks tensor '%s'", name);
     if (t->dtype != dtype || t->count != count)
-        return mf_error(err, errlen, "tensor '%s' is %lld x %s, expected %lld x %s", name,
+        return util_err(err, errlen, "tensor '%s' is %lld x %s, expected %lld x %s", name,
                         (long long)t->count, dtype_name(t->dtype), (long long)count, dtype_name(dtype));
     memcpy(out, t->data, t->nbytes);
     return 0;
@@ -336,14 +326,14 @@ int modelwriter_finish(ModelWriter *w, const char *path, char *err, size_t errle
     int rc = 0;
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        rc = mf_error(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        rc = util_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
     } else {
         int bad = fwrite(w->buf, 1, w->len, f) != w->len;
         bad |= fflush(f) != 0;
         bad |= fsync(fileno(f)) != 0;
         bad |= fclose(f) != 0;
         if (bad || rename(tmp, path) != 0) {
-            rc = mf_error(err, errlen, "cannot write model file %s: %s", path, strerror(errno));
+            rc = util_err(err, errlen, "cannot write model file %s: %s", path, strerror(errno));
             unlink(tmp);
         }
     }

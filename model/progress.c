@@ -55,18 +55,20 @@ static void progress_clock(double s, char *buf, size_t len) {
         snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
 }
 
-char *progress_format(const Progress *p, int64_t done, double elapsed, int final, char *buf, size_t len) {
+/* The report without the suffix (see progress_format). */
+static void progress_format_main(const Progress *p, int64_t done, double elapsed, int final, char *buf,
+                                 size_t len) {
     char amount[32], total[32], rate[32], eta[32];
     double r = elapsed > 0 ? (double)done / elapsed : 0.0;
     progress_amount(p->unit, (double)done, amount, sizeof amount);
     progress_amount(p->unit, r, rate, sizeof rate);
     if (final) {
         snprintf(buf, len, "%s  done %s in %.1f s (%s/s)", p->label, amount, elapsed, rate);
-        return buf;
+        return;
     }
     if (p->total <= 0) {
         snprintf(buf, len, "%s  %s  %s/s", p->label, amount, rate);
-        return buf;
+        return;
     }
     double frac = (double)done / (double)p->total;
     if (frac < 0) frac = 0;
@@ -85,6 +87,15 @@ char *progress_format(const Progress *p, int64_t done, double elapsed, int final
     if (space && strchr(total, ' ') && !strcmp(space, strchr(total, ' '))) *space = '\0';
     snprintf(buf, len, "%s [%s] %3d%%  %s/%s  %s/s  ETA %s", p->label, bar, (int)(frac * 100), amount, total,
              rate, eta);
+}
+
+char *progress_format(const Progress *p, int64_t done, double elapsed, int final, char *buf, size_t len) {
+    if (len == 0) return buf;
+    progress_format_main(p, done, elapsed, final, buf, len);
+    if (p->suffix && p->suffix[0]) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, len - n, "  %s", p->suffix);
+    }
     return buf;
 }
 

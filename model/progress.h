@@ -12,6 +12,9 @@
  *     p.unit = PROGRESS_BYTES;                  // optional: show MB and MB/s
  *     while (...) progress_update(&p, bytes_done);
  *     progress_finish(&p);
+ *
+ * A job with more to say sets p.suffix to a buffer of its own and rewrites the text
+ * before an update (word2vec shows its epoch and learning rate that way).
  */
 #ifndef BUZZRADAR_PROGRESS_H
 #define BUZZRADAR_PROGRESS_H
@@ -26,14 +29,17 @@ typedef enum {
 
 typedef struct {
     /* settings: progress_start fills them with defaults; change them before the first update */
-    FILE *out;         /* where to print (stderr) */
-    const char *label; /* what is in progress (not copied: must outlive the Progress) */
-    int64_t total;     /* the value of done at the end; <= 0 when unknown (no percent, no ETA) */
-    ProgressUnit unit; /* PROGRESS_COUNT */
-    int tty;           /* 1: redraw in place; 0: plain lines (isatty(fileno(out))) */
-    int quiet;         /* 1: print nothing */
-    double first_s;    /* seconds before the first report (tty 0.5, else 5) */
-    double every_s;    /* seconds between reports (tty 0.2, else 5) */
+    FILE *out;          /* where to print (stderr) */
+    const char *label;  /* what is in progress (not copied: must outlive the Progress) */
+    int64_t total;      /* the value of done at the end; <= 0 when unknown (no percent, no ETA) */
+    ProgressUnit unit;  /* PROGRESS_COUNT */
+    int tty;            /* 1: redraw in place; 0: plain lines (isatty(fileno(out))) */
+    int quiet;          /* 1: print nothing */
+    double first_s;     /* seconds before the first report (tty 0.5, else 5) */
+    double every_s;     /* seconds between reports (tty 0.2, else 5) */
+    const char *suffix; /* appended to every report, final one included, after two spaces;
+                           NULL or "" for none (NULL). Not copied: the caller may rewrite
+                           the text it points to between calls. */
     /* state */
     double t0, t_next; /* start time and next report time (util_now_s) */
     int64_t done;      /* last value given to progress_update */
@@ -58,7 +64,7 @@ void progress_finish(Progress *p);
  * bytes, always NUL-terminated), e.g.
  *   "loading x.gz [#######.............]  35%  17.5/50.1 MB  41.2 MB/s  ETA 0:01"
  * With final != 0 it reads "loading x.gz  done 50.1 MB in 1.2 s (41.8 MB/s)".
- * Returns buf. */
+ * A suffix is appended to either: "...  ETA 0:01  epoch 2/5". Returns buf. */
 char *progress_format(const Progress *p, int64_t done, double elapsed, int final, char *buf, size_t len);
 
 #endif

@@ -3,7 +3,6 @@
 #include "model/tfidf_lr.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,15 +35,6 @@ uint32_t tfidf_lr_bigram_bucket(int32_t a, int32_t b, int bits) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     z ^= z >> 31;
     return (uint32_t)(z >> (64 - bits));
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- features -------------------------------------------------------------------- */
@@ -293,24 +283,15 @@ static float fit_epoch(Adagrad *a, const Csr *x, const uint8_t *label, const int
 }
 
 static int config_check(const TfidfLrConfig *cfg, int vocab_size, char *err, size_t errlen) {
-    if (vocab_size < 2) {
-        set_err(err, errlen, "tfidf-lr: vocabulary size %d < 2", vocab_size);
-        return -1;
-    }
-    if (cfg->bigram_bits < 0 || cfg->bigram_bits > TFIDF_LR_MAX_BIGRAM_BITS) {
-        set_err(err, errlen, "tfidf-lr: bigram_bits %d outside [0, %d]", cfg->bigram_bits,
-                TFIDF_LR_MAX_BIGRAM_BITS);
-        return -1;
-    }
-    if (tfidf_lr_num_features(vocab_size, cfg->bigram_bits) > INT32_MAX) {
-        set_err(err, errlen, "tfidf-lr: %d words + 2^%d buckets do not fit 31-bit feature ids", vocab_size,
-                cfg->bigram_bits);
-        return -1;
-    }
-    if (!(cfg->lr > 0.0f) || !(cfg->c > 0.0f) || cfg->epochs < 1 || cfg->batch_size < 1) {
-        set_err(err, errlen, "tfidf-lr: need lr > 0, c > 0, epochs >= 1, batch_size >= 1");
-        return -1;
-    }
+    if (vocab_size < 2) return util_err(err, errlen, "tfidf-lr: vocabulary size %d < 2", vocab_size);
+    if (cfg->bigram_bits < 0 || cfg->bigram_bits > TFIDF_LR_MAX_BIGRAM_BITS)
+        return util_err(err, errlen, "tfidf-lr: bigram_bits %d outside [0, %d]", cfg->bigram_bits,
+                        TFIDF_LR_MAX_BIGRAM_BITS);
+    if (tfidf_lr_num_features(vocab_size, cfg->bigram_bits) > INT32_MAX)
+        return util_err(err, errlen, "tfidf-lr: %d words + 2^%d buckets do not fit 31-bit feature ids",
+                        vocab_size, cfg->bigram_bits);
+    if (!(cfg->lr > 0.0f) || !(cfg->c > 0.0f) || cfg->epochs < 1 || cfg->batch_size < 1)
+        return util_err(err, errlen, "tfidf-lr: need lr > 0, c > 0, epochs >= 1, batch_size >= 1");
     return 0;
 }
 
@@ -329,7 +310,7 @@ TfidfLr *tfidf_lr_fit(const SeqSet *train, int vocab_size, const TfidfLrConfig *
                       size_t errlen) {
     if (config_check(cfg, vocab_size, err, errlen) != 0) return NULL;
     if (train->n < 1) {
-        set_err(err, errlen, "tfidf-lr: empty training set");
+        util_err(err, errlen, "tfidf-lr: empty training set");
         return NULL;
     }
     TfidfLr *m = tfidf_lr_alloc(vocab_size, cfg->bigram_bits, cfg->sublinear_tf);
@@ -389,18 +370,18 @@ TfidfLr *tfidf_lr_from_arrays(int vocab_size, int bigram_bits, int sublinear_tf,
     cfg.bigram_bits = bigram_bits;
     if (config_check(&cfg, vocab_size, err, errlen) != 0) return NULL;
     if (!isfinite(bias)) {
-        set_err(err, errlen, "tfidf-lr: bias is not finite");
+        util_err(err, errlen, "tfidf-lr: bias is not finite");
         return NULL;
     }
     int64_t F = tfidf_lr_num_features(vocab_size, bigram_bits);
     for (int64_t f = 0; f < F; f++) {
         if (!isfinite(idf[f]) || !(idf[f] > 0.0f)) {
-            set_err(err, errlen, "tfidf-lr: idf[%lld] = %g is not a finite positive number", (long long)f,
-                    (double)idf[f]);
+            util_err(err, errlen, "tfidf-lr: idf[%lld] = %g is not a finite positive number", (long long)f,
+                     (double)idf[f]);
             return NULL;
         }
         if (!isfinite(weights[f])) {
-            set_err(err, errlen, "tfidf-lr: weight[%lld] is not finite", (long long)f);
+            util_err(err, errlen, "tfidf-lr: weight[%lld] is not finite", (long long)f);
             return NULL;
         }
     }

@@ -32,6 +32,7 @@ TrainConfig train_config_default(void) {
     c.max_vocab = 50000;
     c.w2v = w2v_config_default();
     c.bilstm = bilstm_config_default(2);
+    c.bilstm.lr_decay = 0.5f; /* restore the best weights and halve the step on a plateau */
     c.tfidf = tfidf_lr_default_config();
     c.dense = w2v_dense_default_config();
     return c;
@@ -166,6 +167,7 @@ static ModelWriter *train_fit(const TrainConfig *cfg, const Corpus *c, const Seq
         cJSON_AddNumberToObject(hyper, "epochs", bc.epochs);
         cJSON_AddNumberToObject(hyper, "patience", bc.patience);
         cJSON_AddNumberToObject(hyper, "clip", bc.clip);
+        cJSON_AddNumberToObject(hyper, "lr_decay", bc.lr_decay);
         cJSON_AddNumberToObject(hyper, "best_epoch", hist->best + 1);
         cJSON_AddNumberToObject(hyper, "train_tweets_per_s", hist->tweets_per_s);
         for (int e = 0; e < hist->n; e++) {

@@ -1,5 +1,6 @@
-/* utf8.c — UTF-8 decoding with repair, encoding, validation, latin-1 conversion,
- * mojibake repair and simple lowercasing (contracts in utf8.h). */
+/* utf8.c — UTF-8 decoding with repair, encoding, validation, latin-1 and
+ * Windows-1252 conversion, mojibake repair and simple lowercasing (contracts in
+ * utf8.h). */
 #include "model/utf8.h"
 
 #include <string.h>
@@ -87,21 +88,37 @@ int utf8_encode(uint32_t cp, char *out) {
     return 4;
 }
 
-int utf8_valid(const char *s, size_t len) {
-    const unsigned char *u = (const unsigned char *)s;
+/* 1 when s[0..len) is well-formed UTF-8 (and, when nul_ok is 0, holds no NUL byte).
+ * Runs of ASCII go 8 bytes at a time: most text is mostly ASCII. */
+static inline int valid(const unsigned char *s, size_t len, int nul_ok) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     size_t i = 0;
     while (i < len) {
-        if (u[i] < 0x80) {
+        if (i + 8 <= len) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            /* (v - ones) & ~v & highs is nonzero exactly when v holds a zero byte */
+            if (!(v & highs) && (nul_ok || !((v - ones) & ~v & highs))) {
+                i += 8;
+                continue;
+            }
+        }
+        if (s[i] < 0x80) {
+            if (!s[i] && !nul_ok) return 0;
             i++;
             continue;
         }
         uint32_t cp;
-        size_t n = decode_strict(u + i, len - i, &cp);
+        size_t n = decode_strict(s + i, len - i, &cp);
         if (!n) return 0;
         i += n;
     }
     return 1;
 }
+
+int utf8_valid(const char *s, size_t len) { return valid((const unsigned char *)s, len, 1); }
+
+int utf8_valid_cstr(const char *s, size_t len) { return valid((const unsigned char *)s, len, 0); }
 
 /* Appends n bytes to out[*w] when they fit before the NUL; returns 0 when full. */
 static int put(char *out, size_t cap, size_t *w, const char *b, size_t n) {
@@ -122,24 +139,28 @@ static void terminate(char *out, size_t cap, size_t w) {
     if (cap) out[w] = '\0';
 }
 
-size_t utf8_repair(const char *s, size_t len, char *out, size_t cap, Utf8RepairMode mode, size_t *nbad) {
+/* utf8_repair; with nul_ok 0 (only used with UTF8_REPAIR_REPLACE) a NUL byte is an
+ * invalid unit too. */
+static size_t repair(const char *s, size_t len, char *out, size_t cap, Utf8RepairMode mode, int nul_ok,
+                     size_t *nbad) {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, w = 0, bad = 0;
     while (i < len) {
         uint32_t cp;
         size_t n = decode_strict(u + i, len - i, &cp);
-        if (n) {
+        if (n && (u[i] || nul_ok)) {
             if (!put(out, cap, &w, s + i, n)) break;
             i += n;
             continue;
         }
+        const size_t unit = n ? 1 : cp; /* a NUL byte, or a maximal invalid subpart */
         bad++;
         if (mode == UTF8_REPAIR_LATIN1) { /* one byte at a time, as latin-1 */
             if (!put_cp(out, cap, &w, u[i])) break;
             i++;
         } else {
             if (!put_cp(out, cap, &w, UTF8_REPLACEMENT)) break;
-            i += cp;
+            i += unit;
         }
     }
     terminate(out, cap, w);
@@ -147,11 +168,41 @@ size_t utf8_repair(const char *s, size_t len, char *out, size_t cap, Utf8RepairM
     return w;
 }
 
+size_t utf8_repair(const char *s, size_t len, char *out, size_t cap, Utf8RepairMode mode, size_t *nbad) {
+    return repair(s, len, out, cap, mode, 1, nbad);
+}
+
+size_t utf8_repair_cstr(const char *s, size_t len, char *out, size_t cap, size_t *nbad) {
+    return repair(s, len, out, cap, UTF8_REPAIR_REPLACE, 0, nbad);
+}
+
 size_t utf8_from_latin1(const char *s, size_t len, char *out, size_t cap) {
     const unsigned char *u = (const unsigned char *)s;
     size_t w = 0;
     for (size_t i = 0; i < len; i++) {
         if (!put_cp(out, cap, &w, u[i])) break;
+    }
+    terminate(out, cap, w);
+    return w;
+}
+
+/* Codepoints of bytes 0x80-0x9F in Windows-1252 (unassigned bytes keep their C1 codepoint). */
+static const uint16_t cp1252_c1[32] = {
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+};
+
+size_t utf8_from_cp1252_cstr(const char *s, size_t len, char *out, size_t cap) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t w = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint32_t cp = u[i];
+        if (cp == 0)
+            cp = UTF8_REPLACEMENT;
+        else if (cp >= 0x80 && cp < 0xA0)
+            cp = cp1252_c1[cp - 0x80];
+        if (!put_cp(out, cap, &w, cp)) break;
     }
     terminate(out, cap, w);
     return w;

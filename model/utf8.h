@@ -1,6 +1,6 @@
-/* utf8.h — UTF-8 decoding with repair, encoding, validation, latin-1 conversion,
- * mojibake repair and simple lowercasing. Plain functions over caller buffers:
- * nothing here allocates, keeps state or fails on bad input.
+/* utf8.h — UTF-8 decoding with repair, encoding, validation, latin-1 and
+ * Windows-1252 conversion, mojibake repair and simple lowercasing. Plain functions
+ * over caller buffers: nothing here allocates, keeps state or fails on bad input.
  *
  * Repair follows the Unicode Standard (ch. 3.9, "U+FFFD substitution of maximal
  * subparts"): each maximal prefix of a would-be-valid sequence (or each single byte
@@ -12,7 +12,9 @@
  * most cap-1 bytes followed by a NUL (nothing is written when cap == 0); a
  * character is never split; the return value is the number of bytes written
  * (without the NUL). With cap >= the *_MAX(len) bound nothing is ever truncated.
- * Input may contain NUL bytes (U+0000 is valid UTF-8 and is copied). */
+ * Input may contain NUL bytes (U+0000 is valid UTF-8 and is copied), except for
+ * the *_cstr functions: they are for text kept as C strings, where a NUL byte would
+ * cut the text short, so there a NUL byte is invalid (and becomes U+FFFD). */
 #ifndef BUZZRADAR_UTF8_H
 #define BUZZRADAR_UTF8_H
 
@@ -25,6 +27,7 @@
 #define UTF8_REPAIR_MAX(len)       (3 * (size_t)(len) + 1)
 #define UTF8_FROM_LATIN1_MAX(len)  (2 * (size_t)(len) + 1)
 #define UTF8_FIX_MOJIBAKE_MAX(len) ((size_t)(len) + 1)
+#define UTF8_FROM_CP1252_MAX(len)  (3 * (size_t)(len) + 1)
 
 /* Decodes the codepoint that starts s[0..len) (len >= 1) and stores in *adv the
  * bytes it used (1..4). A maximal invalid subpart decodes as U+FFFD. */
@@ -38,6 +41,9 @@ int utf8_encode(uint32_t cp, char *out);
 /* 1 when s[0..len) is well-formed UTF-8, else 0. */
 int utf8_valid(const char *s, size_t len);
 
+/* 1 when s[0..len) is well-formed UTF-8 without any NUL byte, else 0. */
+int utf8_valid_cstr(const char *s, size_t len);
+
 /* What utf8_repair does with an invalid unit. */
 typedef enum {
     UTF8_REPAIR_REPLACE, /* write U+FFFD for each maximal invalid subpart */
@@ -50,10 +56,23 @@ typedef enum {
  * bytes written (see the output-buffer contract; UTF8_REPAIR_MAX never truncates). */
 size_t utf8_repair(const char *s, size_t len, char *out, size_t cap, Utf8RepairMode mode, size_t *nbad);
 
+/* utf8_repair in UTF8_REPAIR_REPLACE mode, except that each NUL byte is an invalid
+ * unit too: the output holds the whole text as a C string. */
+size_t utf8_repair_cstr(const char *s, size_t len, char *out, size_t cap, size_t *nbad);
+
 /* Converts latin-1 (ISO 8859-1) bytes to UTF-8: bytes below 0x80 are copied, the
  * others become two bytes (U+0080-U+00FF). Returns the bytes written
  * (UTF8_FROM_LATIN1_MAX never truncates). */
 size_t utf8_from_latin1(const char *s, size_t len, char *out, size_t cap);
+
+/* Converts Windows-1252 bytes to UTF-8 for text kept as a C string. It is
+ * utf8_from_latin1 except that bytes 0x80-0x9F are Windows-1252 characters (0x80 is
+ * €, 0x92 is ’: "latin-1" text from the web is Windows-1252 in practice, and the
+ * WHATWG Encoding Standard decodes the label "iso-8859-1" so; the five bytes that
+ * Windows-1252 leaves unassigned, 0x81 0x8D 0x8F 0x90 0x9D, keep their C1 codepoint)
+ * and that a NUL byte becomes U+FFFD. Returns the bytes written
+ * (UTF8_FROM_CP1252_MAX never truncates). */
+size_t utf8_from_cp1252_cstr(const char *s, size_t len, char *out, size_t cap);
 
 /* Mojibake: UTF-8 text that was once decoded as latin-1 and encoded again, so that
  * "é" reads "Ã©" and "’" reads "â\u0080\u0099" (as in sentiment140-train.csv.gz).

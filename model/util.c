@@ -70,6 +70,15 @@ void util_die(const char *fmt, ...) {
     exit(1);
 }
 
+int util_err(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || errlen == 0) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 double util_now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

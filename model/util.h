@@ -35,6 +35,12 @@ void fclose_check(FILE *f, const char *file, int line);
 /* Prints "buzzradar: <message>" on stderr and exits with status 1. */
 void util_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/* For functions that report failure through an (err, errlen) pair: formats the
+ * message into err (cut to errlen - 1 bytes, NUL-terminated); writes nothing when
+ * err is NULL or errlen is 0. Returns -1, so that such a function can end with
+ * `return util_err(err, errlen, "...", ...);`. */
+int util_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* ---- clocks ---- */
 double util_now_s(void);    /* monotonic seconds (CLOCK_MONOTONIC) */
 int64_t util_wall_ms(void); /* wall clock, milliseconds since the Unix epoch */

@@ -4,7 +4,6 @@
 #include "model/w2v_dense.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,15 +40,6 @@ W2vDenseConfig w2v_dense_default_config(void) {
 
 size_t w2v_dense_num_params(int dim, int hidden) {
     return (size_t)hidden * (size_t)dim + 2 * (size_t)hidden + 1;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* Points the tensor views at their places in a buffer laid out as params. */
@@ -272,11 +262,10 @@ static int all_finite(const float *a, size_t n) {
 }
 
 static int sizes_check(int vocab_size, int dim, int hidden, char *err, size_t errlen) {
-    if (vocab_size < 2 || dim < 1 || hidden < 1) {
-        set_err(err, errlen, "w2v-dense: need vocabulary size >= 2, dim >= 1, hidden >= 1 (got %d, %d, %d)",
-                vocab_size, dim, hidden);
-        return -1;
-    }
+    if (vocab_size < 2 || dim < 1 || hidden < 1)
+        return util_err(err, errlen,
+                        "w2v-dense: need vocabulary size >= 2, dim >= 1, hidden >= 1 (got %d, %d, %d)",
+                        vocab_size, dim, hidden);
     return 0;
 }
 
@@ -298,12 +287,12 @@ W2vDense *w2v_dense_from_arrays(int vocab_size, int dim, int hidden, const float
                                 const float *params, char *err, size_t errlen) {
     if (sizes_check(vocab_size, dim, hidden, err, errlen) != 0) return NULL;
     if (!all_finite(embedding, (size_t)vocab_size * (size_t)dim)) {
-        set_err(err, errlen, "w2v-dense: the embedding has a non-finite value");
+        util_err(err, errlen, "w2v-dense: the embedding has a non-finite value");
         return NULL;
     }
     size_t np = w2v_dense_num_params(dim, hidden);
     if (!all_finite(params, np)) {
-        set_err(err, errlen, "w2v-dense: a parameter is not finite");
+        util_err(err, errlen, "w2v-dense: a parameter is not finite");
         return NULL;
     }
     W2vDense *m = w2v_dense_alloc(vocab_size, dim, hidden, embedding);
@@ -346,15 +335,15 @@ W2vDense *w2v_dense_fit(const SeqSet *train, const SeqSet *val, const float *emb
                         int dim, const W2vDenseConfig *cfg, char *err, size_t errlen) {
     if (sizes_check(vocab_size, dim, cfg->hidden, err, errlen) != 0) return NULL;
     if (!(cfg->lr > 0.0f) || cfg->epochs < 1 || cfg->batch_size < 1 || cfg->patience < 1) {
-        set_err(err, errlen, "w2v-dense: need lr > 0, epochs >= 1, batch_size >= 1, patience >= 1");
+        util_err(err, errlen, "w2v-dense: need lr > 0, epochs >= 1, batch_size >= 1, patience >= 1");
         return NULL;
     }
     if (train->n < 1) {
-        set_err(err, errlen, "w2v-dense: empty training set");
+        util_err(err, errlen, "w2v-dense: empty training set");
         return NULL;
     }
     if (!all_finite(embedding, (size_t)vocab_size * (size_t)dim)) {
-        set_err(err, errlen, "w2v-dense: the embedding has a non-finite value");
+        util_err(err, errlen, "w2v-dense: the embedding has a non-finite value");
         return NULL;
     }
     if (val && val->n == 0) val = NULL;

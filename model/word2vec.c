@@ -13,7 +13,6 @@
  * on the CPU. Threads update the shared matrices without locks (Hogwild). */
 #include "model/word2vec.h"
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,11 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model/progress.h"
 #include "model/util.h"
 
 #define W2V_EXP_TABLE  1000 /* sigmoid table resolution over [-MAX_EXP, MAX_EXP] */
 #define W2V_MAX_EXP    6
 #define W2V_SYNC_WORDS 10000 /* words between updates of the shared progress / learning rate */
+#define W2V_POLL_S     0.1   /* seconds between looks at the progress while waiting */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define W2V_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -322,55 +323,48 @@ static void *w2v_worker(void *arg) {
     return NULL;
 }
 
-/* ---- progress (a minimal printer: no shared progress module on main yet) -------- */
+/* ---- waiting and progress -------------------------------------------------------- */
 
-static void w2v_print_progress(const W2VTrainer *tr, double t0, int tty, int final) {
-    const int64_t done = atomic_load(&tr->done), total = tr->epoch_words * tr->cfg.epochs;
-    const double el = util_now_s() - t0, rate = el > 0 ? (double)done / el : 0;
-    const double frac = total > 0 ? (double)done / (double)total : 1.0;
-    const int eta = rate > 0 ? (int)((double)(total - done) / rate + 0.5) : 0;
-    const int epoch = tr->epoch_words > 0 ? (int)(done / tr->epoch_words) + 1 : 1;
-    if (final) {
-        fprintf(stderr, "%sword2vec: %lld words in %.1f s, %.0f words/s (%d thread%s)\n",
-                tty ? "\r\033[K" : "", (long long)done, el, rate, tr->threads, tr->threads > 1 ? "s" : "");
-        return;
-    }
-    char bar[31];
-    int fill = (int)(frac * 30);
-    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
-    bar[30] = '\0';
-    fprintf(stderr, "%sword2vec: epoch %d/%d [%s] %5.1f%% %.0f words/s ETA %d:%02d alpha %.5f%s",
-            tty ? "\r\033[K" : "", epoch > tr->cfg.epochs ? tr->cfg.epochs : epoch, tr->cfg.epochs, bar,
-            100 * frac, rate, eta / 60, eta % 60, (double)w2v_alpha(tr, done), tty ? "" : "\n");
-    fflush(stderr);
+/* Hands the token count to p, with the epoch and learning rate in its suffix. */
+static void w2v_progress(const W2VTrainer *tr, Progress *p, char *suffix, size_t len) {
+    const int64_t done = atomic_load(&tr->done);
+    int epoch = tr->epoch_words > 0 ? (int)(done / tr->epoch_words) + 1 : 1;
+    if (epoch > tr->cfg.epochs) epoch = tr->cfg.epochs;
+    snprintf(suffix, len, "epoch %d/%d  alpha %.5f", epoch, tr->cfg.epochs, (double)w2v_alpha(tr, done));
+    progress_update(p, done);
 }
 
-/* Waits for every worker, printing progress meanwhile when asked. */
-static void w2v_wait(W2VTrainer *tr, double t0) {
-    const int tty = tr->cfg.progress && isatty(fileno(stderr));
-    const double every = tty ? 0.25 : 5.0;
+/* Waits for every worker. With cfg.progress it wakes every W2V_POLL_S seconds to
+ * hand the token count to a Progress on stderr, which decides when to print
+ * (tokens done, tokens/s, ETA, epoch and learning rate). */
+static void w2v_wait(W2VTrainer *tr) {
+    Progress p;
+    char suffix[64] = "";
+    progress_start(&p, "word2vec", tr->epoch_words * tr->cfg.epochs);
+    p.quiet = !tr->cfg.progress;
+    p.suffix = suffix;
     pthread_mutex_lock(&tr->mu);
     while (tr->finished < tr->threads) {
-        if (!tr->cfg.progress) {
+        if (p.quiet) {
             pthread_cond_wait(&tr->cv, &tr->mu);
             continue;
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)every;
-        ts.tv_nsec += (long)((every - (double)(time_t)every) * 1e9);
+        ts.tv_nsec += (long)(W2V_POLL_S * 1e9);
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        if (pthread_cond_timedwait(&tr->cv, &tr->mu, &ts) == ETIMEDOUT) {
-            pthread_mutex_unlock(&tr->mu);
-            w2v_print_progress(tr, t0, tty, 0);
-            pthread_mutex_lock(&tr->mu);
-        }
+        pthread_cond_timedwait(&tr->cv, &tr->mu, &ts);
+        pthread_mutex_unlock(&tr->mu);
+        w2v_progress(tr, &p, suffix, sizeof suffix);
+        pthread_mutex_lock(&tr->mu);
     }
     pthread_mutex_unlock(&tr->mu);
-    if (tr->cfg.progress) w2v_print_progress(tr, t0, tty, 1);
+    w2v_progress(tr, &p, suffix, sizeof suffix); /* the final count */
+    snprintf(suffix, sizeof suffix, "%d thread%s", tr->threads, tr->threads > 1 ? "s" : "");
+    progress_finish(&p);
 }
 
 /* ---- training ------------------------------------------------------------------ */
@@ -428,12 +422,11 @@ int w2v_train(const SeqSet *corpus, const int64_t *counts, int V, const W2VConfi
             workers[t] = (W2VWorker){.tr = &tr, .lo = lo, .hi = hi, .rng = rng_u64(&rng) | 1};
             lo = hi;
         }
-        const double t0 = util_now_s();
         for (int t = 0; t < tr.threads; t++) {
             int rc = pthread_create(&tids[t], NULL, w2v_worker, &workers[t]);
             if (rc != 0) util_die("word2vec: cannot start thread %d: %s", t, strerror(rc));
         }
-        w2v_wait(&tr, t0);
+        w2v_wait(&tr);
         for (int t = 0; t < tr.threads; t++) pthread_join(tids[t], NULL);
         pthread_cond_destroy(&tr.cv);
         pthread_mutex_destroy(&tr.mu);

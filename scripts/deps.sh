@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential pkg-config
   librdkafka-dev libhiredis-dev libcjson-dev libopenblas-dev libstemmer-dev zlib1g-dev
   libmicrohttpd-dev libcmocka-dev
-  redis-server redis-tools kcat curl
+  redis-server redis-tools kcat curl python3-yaml
   clang-format cppcheck
 )
 

@@ -30,7 +30,9 @@ static void train_usage(FILE *out) {
             "  --max-tokens N --no-stem     tokenizer (64 tokens, Snowball stemming on)\n"
             "  --w2v-dim N --w2v-epochs N --w2v-window N --w2v-negative N   word2vec (100, 5, 5, 5)\n"
             "  --hidden N --dense N --dropout F --pooling last|max --clip F  BiLSTM (128, 64, 0.3, last, 5)\n"
-            "  --lr F --batch N --epochs N --patience N   optimiser of the chosen kind\n"
+            "  --lr F --batch N --epochs N --patience N   optimiser of the chosen kind (bilstm: 2e-3,\n"
+            "                         128, 10, 2)\n"
+            "  --lr-decay F           bilstm: on a plateau, back to the best weights and lr x F (0.5)\n"
             "  --bigram-bits N --C F   tfidf-lr: 2^N bigram buckets (20), inverse L2 strength (2.5)\n");
 }
 
@@ -59,6 +61,7 @@ enum {
     OPT_DROPOUT,
     OPT_POOLING,
     OPT_CLIP,
+    OPT_LR_DECAY,
     OPT_LR,
     OPT_BATCH,
     OPT_EPOCHS,
@@ -105,6 +108,7 @@ int cli_train(int argc, char **argv) {
         {"dropout", required_argument, 0, OPT_DROPOUT},
         {"pooling", required_argument, 0, OPT_POOLING},
         {"clip", required_argument, 0, OPT_CLIP},
+        {"lr-decay", required_argument, 0, OPT_LR_DECAY},
         {"lr", required_argument, 0, OPT_LR},
         {"batch", required_argument, 0, OPT_BATCH},
         {"epochs", required_argument, 0, OPT_EPOCHS},

@@ -115,6 +115,42 @@ static void early_stopping_keeps_the_best_weights(void **state) {
     toy_free(&v);
 }
 
+/* With lr_decay, an epoch without a better validation loss sends training back to
+ * the best weights with a smaller step: the epochs up to that plateau are the same as
+ * without it, the next one differs, and the log says so. */
+static void plateau_restores_best_weights_and_decays(void **state) {
+    (void)state;
+    Toy t = toy_new(64, 30, 8, 6), v = toy_new(64, 30, 8, 7);
+    for (int i = 0; i < v.s.n; i++) v.label[i] ^= 1;
+    BilstmConfig c = small_config(30);
+    c.patience = 3;
+    BiLSTM *a = bilstm_new(&c, NULL);
+    BilstmHistory ha, hb;
+    bilstm_fit(a, &t.s, &v.s, &quiet, &ha);
+    c.lr_decay = 0.5f;
+    BiLSTM *b = bilstm_new(&c, NULL);
+    FILE *log = tmpfile();
+    assert_non_null(log);
+    BilstmFitOptions opt = {.quiet = 0, .log = log};
+    bilstm_fit(b, &t.s, &v.s, &opt, &hb);
+    int plateau = ha.best + 1; /* first epoch without a better validation loss */
+    assert_true(plateau + 1 < ha.n && plateau + 1 < hb.n);
+    for (int e = 0; e <= plateau; e++) assert_true(ha.epoch[e].train_loss == hb.epoch[e].train_loss);
+    assert_true(ha.epoch[plateau + 1].train_loss != hb.epoch[plateau + 1].train_loss);
+    char text[8192];
+    rewind(log);
+    size_t len = fread(text, 1, sizeof text - 1, log);
+    text[len] = '\0';
+    fclose(log);
+    char want[64];
+    snprintf(want, sizeof want, "back to epoch %d, learning rate 0.01", ha.best + 1);
+    assert_non_null(strstr(text, want));
+    bilstm_free(a);
+    bilstm_free(b);
+    toy_free(&t);
+    toy_free(&v);
+}
+
 static BiLSTM *fit_copy(const BilstmConfig *c, const Toy *t, const Toy *v, BilstmHistory *h) {
     BiLSTM *m = bilstm_new(c, NULL);
     bilstm_fit(m, &t->s, &v->s, &quiet, h);
@@ -375,15 +411,16 @@ static void config_checks_and_tensor_table(void **state) {
     struct {
         BilstmConfig c;
         const char *what;
-    } bad[6];
-    for (int k = 0; k < 6; k++) bad[k].c = c;
+    } bad[7];
+    for (int k = 0; k < 7; k++) bad[k].c = c;
     bad[0].c.V = 1, bad[0].what = "vocabulary";
     bad[1].c.dropout = 1.0f, bad[1].what = "dropout";
     bad[2].c.T = 0, bad[2].what = "sequence cap";
     bad[3].c.pooling = 2, bad[3].what = "pooling";
     bad[4].c.epochs = 0, bad[4].what = "epochs";
     bad[5].c.lr = NAN, bad[5].what = "learning rate";
-    for (int k = 0; k < 6; k++) {
+    bad[6].c.lr_decay = 1.0f, bad[6].what = "lr_decay";
+    for (int k = 0; k < 7; k++) {
         assert_int_equal(bilstm_config_check(&bad[k].c, err, sizeof err), -1);
         assert_non_null(strstr(err, bad[k].what));
     }
@@ -468,6 +505,7 @@ int main(void) {
         cmocka_unit_test(unexpected_inputs),
         cmocka_unit_test(overfits_a_toy_set),
         cmocka_unit_test(early_stopping_keeps_the_best_weights),
+        cmocka_unit_test(plateau_restores_best_weights_and_decays),
         cmocka_unit_test(same_seed_one_thread_same_bytes),
         cmocka_unit_test(more_threads_same_metrics),
         cmocka_unit_test(unused_embedding_rows_stay_untouched),

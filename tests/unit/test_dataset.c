@@ -8,15 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cmocka.h>
 
 #include "model/dataset.h"
 #include "model/split.h"
 #include "model/util.h"
+#include "tests/unit/test_support.h"
 
 typedef struct {
     char dir[64];
@@ -27,8 +26,7 @@ typedef struct {
 
 static int setup(void **state) {
     Fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_dataset.XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (!f || test_tmpdir_make(f->dir, sizeof f->dir, "test_dataset") != 0) {
         free(f);
         return -1;
     }
@@ -37,14 +35,9 @@ static int setup(void **state) {
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state) {
     Fixture *f = *state;
-    nftw(f->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove(f->dir);
     fclose(f->log);
     free(f);
     return 0;
@@ -55,17 +48,7 @@ static int teardown(void **state) {
 static const char *write_file(Fixture *f, const char *name, const void *data, size_t len, int raw) {
     snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
     size_t n = strlen(name);
-    if (!raw && n > 3 && !strcmp(name + n - 3, ".gz")) {
-        gzFile g = gzopen(f->path, "wb");
-        assert_non_null(g);
-        if (len) assert_int_equal(gzwrite(g, data, (unsigned)len), (int)len);
-        assert_int_equal(gzclose(g), Z_OK);
-    } else {
-        FILE *fp = fopen(f->path, "wb");
-        assert_non_null(fp);
-        if (len) assert_int_equal(fwrite(data, 1, len, fp), len);
-        assert_int_equal(fclose(fp), 0);
-    }
+    test_write_file(f->path, data, len, !raw && n > 3 && !strcmp(name + n - 3, ".gz"));
     return f->path;
 }
 

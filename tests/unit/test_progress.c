@@ -1,11 +1,12 @@
 /* test_progress.c — the progress printer of model/progress.c: report text (percent,
- * rate, ETA, units), when reports are printed, quiet mode. */
+ * rate, ETA, units, the caller's suffix), when reports are printed, quiet mode. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -47,6 +48,32 @@ static void report_with_unknown_total(void **state) {
     assert_string_equal(progress_format(&p, 500, 2.0, 0, buf, sizeof buf), "reading stdin  500  250/s");
 }
 
+static void suffix_is_appended_as_it_reads_now(void **state) {
+    (void)state;
+    Progress p;
+    char buf[256], extra[32] = "epoch 1/5";
+    progress_start_to(&p, stderr, "w2v", 1000);
+    assert_null(p.suffix);
+    p.suffix = extra;
+    assert_string_equal(progress_format(&p, 500, 2.0, 0, buf, sizeof buf),
+                        "w2v [##########..........]  50%  500/1000  250/s  ETA 0:02  epoch 1/5");
+    snprintf(extra, sizeof extra, "epoch 2/5"); /* not copied: the new text shows */
+    assert_string_equal(progress_format(&p, 500, 2.0, 0, buf, sizeof buf),
+                        "w2v [##########..........]  50%  500/1000  250/s  ETA 0:02  epoch 2/5");
+    snprintf(extra, sizeof extra, "2 threads");
+    assert_string_equal(progress_format(&p, 1000, 4.0, 1, buf, sizeof buf),
+                        "w2v  done 1000 in 4.0 s (250/s)  2 threads");
+    extra[0] = '\0'; /* an empty suffix adds nothing, not even the spaces */
+    assert_string_equal(progress_format(&p, 1000, 4.0, 1, buf, sizeof buf),
+                        "w2v  done 1000 in 4.0 s (250/s)");
+    /* a short buffer is cut and stays NUL-terminated; an empty one is left alone */
+    snprintf(extra, sizeof extra, "alpha 0.025");
+    assert_string_equal(progress_format(&p, 1000, 4.0, 1, buf, 30), "w2v  done 1000 in 4.0 s (250/");
+    buf[0] = 'x';
+    assert_ptr_equal(progress_format(&p, 1000, 4.0, 1, buf, 0), buf);
+    assert_int_equal(buf[0], 'x');
+}
+
 /* Reads back what was printed to f. */
 static const char *contents(FILE *f, char *buf, size_t len) {
     fflush(f);
@@ -81,6 +108,19 @@ static void plain_lines_when_due_and_nothing_for_short_jobs(void **state) {
     for (const char *c = buf; *c; c++) lines += *c == '\n';
     assert_int_equal(lines, 3);
     assert_null(strchr(buf, '\r')); /* no terminal control in a log file */
+
+    /* a suffix reaches the printed lines, the final one included */
+    rewind(f);
+    assert_int_equal(ftruncate(fileno(f), 0), 0);
+    progress_start_to(&p, f, "sfx", 10);
+    p.first_s = p.every_s = 0;
+    p.suffix = "alpha 0.025";
+    progress_update(&p, 5);
+    progress_finish(&p);
+    assert_non_null(strstr(contents(f, buf, sizeof buf), "sfx [##########..........]  50%  5/10"));
+    assert_non_null(strstr(buf, "ETA 0:00  alpha 0.025\n"));
+    assert_non_null(strstr(buf, "sfx  done 5 in "));
+    assert_non_null(strstr(buf, "/s)  alpha 0.025\n"));
     fclose(f);
 }
 
@@ -104,6 +144,7 @@ int main(void) {
         cmocka_unit_test(report_with_known_total),
         cmocka_unit_test(report_in_bytes_and_long_eta),
         cmocka_unit_test(report_with_unknown_total),
+        cmocka_unit_test(suffix_is_appended_as_it_reads_now),
         cmocka_unit_test(plain_lines_when_due_and_nothing_for_short_jobs),
         cmocka_unit_test(quiet_prints_nothing),
     };

@@ -1,5 +1,6 @@
 /* test_text_parts.c — the building blocks of the text pipeline: UTF-8 decoding and
- * repair (every invalid pattern), latin-1 and mojibake conversion, lowercasing,
+ * repair (every invalid pattern), the C-string variants the dataset loader uses
+ * (NUL as invalid, Windows-1252), latin-1 and mojibake conversion, lowercasing,
  * HTML character references, the emoticon matcher and the cached stemmer. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -114,6 +115,98 @@ static void utf8_from_latin1_converts_every_byte(void **state) {
     n = utf8_from_latin1(all, 256, conv, sizeof conv);
     assert_int_equal(n, 128 + 2 * 128);
     assert_true(utf8_valid(conv, n));
+}
+
+/* ---- the *_cstr functions: text kept as C strings ---- */
+
+static void utf8_valid_cstr_rejects_nul_and_agrees_with_utf8_valid(void **state) {
+    (void)state;
+    /* one odd byte at every offset of a 24-byte ASCII run: the 8-byte fast path and
+     * the byte-by-byte tail must both see it */
+    for (size_t at = 0; at < 24; at++) {
+        char s[24];
+        memset(s, 'a', sizeof s);
+        assert_true(utf8_valid(s, sizeof s));
+        assert_true(utf8_valid_cstr(s, sizeof s));
+        s[at] = '\0';
+        assert_true(utf8_valid(s, sizeof s)); /* U+0000 is well-formed */
+        assert_false(utf8_valid_cstr(s, sizeof s));
+        s[at] = (char)0xFF;
+        assert_false(utf8_valid(s, sizeof s));
+        assert_false(utf8_valid_cstr(s, sizeof s));
+        s[at] = (char)0xC3; /* a 2-byte character split by the fast path's words is fine */
+        if (at + 1 < sizeof s) {
+            s[at + 1] = (char)0xA9;
+            assert_true(utf8_valid(s, sizeof s));
+            assert_true(utf8_valid_cstr(s, sizeof s));
+        } else {
+            assert_false(utf8_valid_cstr(s, sizeof s)); /* truncated at the end */
+        }
+    }
+    assert_true(utf8_valid_cstr("", 0));
+    assert_false(utf8_valid_cstr("\xED\xA0\x80", 3)); /* the usual rules still hold */
+}
+
+static void utf8_repair_cstr_replaces_nul_too(void **state) {
+    (void)state;
+    const char in[] = "a\0b \xE2\x82 \xC0\xAF";
+    char out[UTF8_REPAIR_MAX(sizeof in)];
+    size_t bad = 0;
+    size_t n = utf8_repair_cstr(in, sizeof in - 1, out, sizeof out, &bad);
+    assert_string_equal(out, "a\xEF\xBF\xBD"
+                             "b \xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_int_equal(n, strlen(out)); /* no NUL inside: the whole text reads as a C string */
+    assert_int_equal(bad, 4);         /* NUL; E2 82 (one maximal subpart); C0; AF */
+    assert_true(utf8_valid_cstr(out, n));
+    /* utf8_repair keeps the NUL */
+    n = utf8_repair(in, sizeof in - 1, out, sizeof out, UTF8_REPAIR_REPLACE, &bad);
+    assert_int_equal(bad, 3);
+    assert_memory_equal(out, "a\0b", 3);
+    assert_int_equal(n, 2 + strlen(out + 2)); /* "a", NUL, then a C string */
+    /* valid input is copied as is; a small buffer ends at a character boundary */
+    n = utf8_repair_cstr("caf\xC3\xA9", 5, out, sizeof out, &bad);
+    assert_string_equal(out, "caf\xC3\xA9");
+    assert_int_equal(n, 5);
+    assert_int_equal(bad, 0);
+    char small[6];
+    n = utf8_repair_cstr("ab\0\0", 4, small, sizeof small, NULL);
+    assert_int_equal(n, 5);
+    assert_string_equal(small, "ab\xEF\xBF\xBD");
+}
+
+static void utf8_from_cp1252_cstr_converts_every_byte(void **state) {
+    (void)state;
+    /* the C1 range as Windows-1252: € ’ Š Ÿ, unassigned 0x81 stays U+0081 */
+    char out[UTF8_FROM_CP1252_MAX(16)];
+    size_t n = utf8_from_cp1252_cstr("\x80 \x92 \x8A \x9F \x81 \xE9", 11, out, sizeof out);
+    assert_string_equal(out, "\xE2\x82\xAC \xE2\x80\x99 \xC5\xA0 \xC5\xB8 \xC2\x81 \xC3\xA9");
+    assert_int_equal(n, strlen(out));
+    /* every byte: one well-formed character each (2-byte forms below U+0800, never
+     * overlong), NUL as U+FFFD, the rest as in latin-1 */
+    static const uint32_t c1[32] = {0x20AC, 0x81,   0x201A, 0x192,  0x201E, 0x2026, 0x2020, 0x2021,
+                                    0x2C6,  0x2030, 0x160,  0x2039, 0x152,  0x8D,   0x17D,  0x8F,
+                                    0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+                                    0x2DC,  0x2122, 0x161,  0x203A, 0x153,  0x9D,   0x17E,  0x178};
+    char all[256], conv[UTF8_FROM_CP1252_MAX(256)];
+    for (int b = 0; b < 256; b++) all[b] = (char)b;
+    n = utf8_from_cp1252_cstr(all, 256, conv, sizeof conv);
+    assert_int_equal(strlen(conv), n);
+    assert_true(utf8_valid_cstr(conv, n));
+    size_t i = 0;
+    for (int b = 0; b < 256; b++) {
+        size_t adv;
+        uint32_t cp = utf8_decode((const unsigned char *)conv + i, n - i, &adv);
+        uint32_t want = b == 0 ? UTF8_REPLACEMENT : b >= 0x80 && b < 0xA0 ? c1[b - 0x80] : (uint32_t)b;
+        assert_int_equal(cp, want);
+        char enc[4];
+        assert_int_equal(adv, (size_t)utf8_encode(want, enc)); /* the shortest form */
+        i += adv;
+    }
+    assert_int_equal(i, n);
+    /* a small buffer ends at a character boundary */
+    char small[5];
+    assert_int_equal(utf8_from_cp1252_cstr("a\x80\x80", 3, small, sizeof small), 4);
+    assert_string_equal(small, "a\xE2\x82\xAC");
 }
 
 static void utf8_mojibake_is_undone(void **state) {
@@ -316,6 +409,9 @@ int main(void) {
         cmocka_unit_test(utf8_encode_round_trips),
         cmocka_unit_test(utf8_repair_replaces_or_reads_latin1),
         cmocka_unit_test(utf8_from_latin1_converts_every_byte),
+        cmocka_unit_test(utf8_valid_cstr_rejects_nul_and_agrees_with_utf8_valid),
+        cmocka_unit_test(utf8_repair_cstr_replaces_nul_too),
+        cmocka_unit_test(utf8_from_cp1252_cstr_converts_every_byte),
         cmocka_unit_test(utf8_mojibake_is_undone),
         cmocka_unit_test(utf8_tolower_common_scripts),
         cmocka_unit_test(html_entities_named_numeric_and_not),

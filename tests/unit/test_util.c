@@ -1,4 +1,5 @@
-/* test_util.c — the seeded random generator and the clocks of model/util.c. */
+/* test_util.c — the seeded random generator, the clocks and the error-message
+ * helper of model/util.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -78,11 +79,28 @@ static void clocks_move_forward(void **state) {
     assert_true(util_wall_ms() > 1700000000000LL);
 }
 
+static void util_err_formats_cuts_and_returns_minus_one(void **state) {
+    (void)state;
+    char err[16];
+    memset(err, 'x', sizeof err);
+    assert_int_equal(util_err(err, sizeof err, "bad %s %d", "row", 17), -1);
+    assert_string_equal(err, "bad row 17");
+    assert_int_equal(util_err(err, 8, "%s", "a long message"), -1);
+    assert_string_equal(err, "a long "); /* cut to errlen - 1 bytes, NUL-terminated */
+    err[0] = 'x';
+    assert_int_equal(util_err(err, 0, "ignored"), -1);
+    assert_int_equal(err[0], 'x'); /* errlen 0: nothing written */
+    assert_int_equal(util_err(NULL, 99, "ignored"), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rng_same_seed_same_stream),    cmocka_unit_test(rng_ranges_and_moments),
-        cmocka_unit_test(rng_shuffle_is_a_permutation), cmocka_unit_test(rfc3339_formats_utc_millis),
+        cmocka_unit_test(rng_same_seed_same_stream),
+        cmocka_unit_test(rng_ranges_and_moments),
+        cmocka_unit_test(rng_shuffle_is_a_permutation),
+        cmocka_unit_test(rfc3339_formats_utc_millis),
         cmocka_unit_test(clocks_move_forward),
+        cmocka_unit_test(util_err_formats_cuts_and_returns_minus_one),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
