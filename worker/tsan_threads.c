@@ -65,7 +65,9 @@ void mtx_destroy(mtx_t *m) { pthread_mutex_destroy((pthread_mutex_t *)m); }
 
 int cnd_init(cnd_t *c) { return pthread_cond_init((pthread_cond_t *)c, NULL) ? thrd_error : thrd_success; }
 int cnd_signal(cnd_t *c) { return pthread_cond_signal((pthread_cond_t *)c) ? thrd_error : thrd_success; }
-int cnd_broadcast(cnd_t *c) { return pthread_cond_broadcast((pthread_cond_t *)c) ? thrd_error : thrd_success; }
+int cnd_broadcast(cnd_t *c) {
+    return pthread_cond_broadcast((pthread_cond_t *)c) ? thrd_error : thrd_success;
+}
 int cnd_wait(cnd_t *c, mtx_t *m) {
     return pthread_cond_wait((pthread_cond_t *)c, (pthread_mutex_t *)m) ? thrd_error : thrd_success;
 }

@@ -64,7 +64,7 @@ static void scores_each_tweet_once_like_predict_and_restart_rescores_nothing(voi
         const char *id = cJSON_GetObjectItem(o, "id")->valuestring;
         assert_string_equal(msgs.items[k].key, id);
         int i = atoi(id + 1);
-        assert_true(i >= 0 && i < N && !seen[i]);
+        if (i < 0 || i >= N || seen[i]) fail_msg("unexpected or repeated id %s", id);
         seen[i] = 1;
         assert_string_equal(cJSON_GetObjectItem(o, "text")->valuestring, texts[i]);
         double p = cJSON_GetObjectItem(o, "p_positive")->valuedouble;
