@@ -40,12 +40,11 @@ static void install_signal_handlers(void) {
     sigaction(SIGINT, &sa, NULL);
 }
 
-/* Resolves and loads the model: --model / $BUZZRADAR_MODEL, else the shipped BiLSTM,
- * else (while the BiLSTM is not shipped) the shipped TF-IDF baseline. */
+/* Resolves and loads the model: --model / $BUZZRADAR_MODEL, else the shipped BiLSTM
+ * (found from the current directory or from the binary's, see model_path.h). */
 static Classifier *load_model(const WorkerConfig *cfg) {
     char path[4096], err[512];
-    if (model_path_resolve(cfg->model, "bilstm", path, sizeof path) &&
-        (cfg->model || model_path_resolve(NULL, "tfidf-lr", path, sizeof path))) {
+    if (model_path_resolve(cfg->model, "bilstm", path, sizeof path)) {
         const char *kv[] = {"path", path, NULL};
         log_event(LOG_ERROR, "model_missing", kv, "no model file at %s: give --model FILE or BUZZRADAR_MODEL",
                   path);
