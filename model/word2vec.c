@@ -30,7 +30,10 @@
 #define W2V_SYNC_WORDS 10000 /* words between updates of the shared progress / learning rate */
 #define W2V_POLL_S     0.1   /* seconds between looks at the progress while waiting */
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* Sanitizer builds use the baseline version only: the clones' ifunc resolvers run
+ * before the sanitizer runtimes start (see lstm.c). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) &&     \
+    !defined(__SANITIZE_THREAD__)
 #define W2V_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define W2V_CLONES
