@@ -566,15 +566,19 @@ static void rebalance_between_two_members_loses_nothing(void **state) {
     pthread_join(feeder, NULL);
     /* every tweet at least once: read the output until each id is there (duplicates
      * from the rebalance count as acknowledged work, so the counters cannot tell) */
-    static Out out[N * 2];
+    /* the mock broker refuses commits while a group rebalances, so a slow run (under
+     * ThreadSanitizer) can rebalance several times and re-score more than once: allow
+     * a few re-deliveries per tweet; commits themselves are checked by other tests */
+    enum { MAX_OUT = N * 8 };
+    static Out out[MAX_OUT];
     static uint8_t seen[N];
     int n = 0, distinct = 0;
     deadline = util_now_s() + 40;
     while (distinct < N && util_now_s() < deadline) {
         outs_free(out, n);
         int64_t total = topic_count(e.bootstrap, "tweets.scored");
-        assert_true(total <= N * 2);
-        n = consume(e.bootstrap, "tweets.scored", out, N * 2, (int)total, 20);
+        assert_true(total <= MAX_OUT);
+        n = consume(e.bootstrap, "tweets.scored", out, MAX_OUT, (int)total, 20);
         assert_int_equal(n, total);
         memset(seen, 0, sizeof seen);
         distinct = 0;
