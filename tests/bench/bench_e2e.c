@@ -23,7 +23,8 @@
  *  3. latency at a fixed offered load (1,000 tweets/s, and half the measured maximum):
  *     produce call (the message's CreateTime is taken there too) -> arrival of the
  *     scored event at this consumer, on one monotonic clock; the worker's own
- *     latency_ms field is shown next to it;
+ *     latency_ms field (consumption -> scoring) is shown next to it; each load once
+ *     with the worker's defaults and once with -X consumer.fetch.wait.max.ms=10;
  *  4. cache effect: a stream where 30% of the texts repeat earlier ones, against the
  *     same length of unique texts; hits from the worker's final stats line and
  *     Redis INFO keyspace_hits. */
