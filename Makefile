@@ -12,8 +12,8 @@
 # Sources are discovered by folder: every .c file in model/, consumers/, producers/
 # and worker/ (but worker/main.c) goes into one static library; each
 # tests/unit/test_*.c and tests/integration/test_*.c is its own cmocka program;
-# tests/harness/*.c is linked into the integration tests; tests/bench/bench_*.c
-# are benchmark programs; tests/tools/*.c are standalone helper programs
+# tests/harness/*.c is linked into the integration tests and the benchmark
+# programs (tests/bench/bench_*.c, bench_e2e starts servers through it); tests/tools/*.c are standalone helper programs
 # (the mock Kafka broker among them).
 
 CC       ?= cc
@@ -93,7 +93,7 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(HARN_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

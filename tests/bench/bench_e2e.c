@@ -1,0 +1,666 @@
+/* bench_e2e.c — end-to-end benchmark of `buzzradar run`: real tweets through a
+ * Kafka-protocol broker, the worker (shipped BiLSTM) and Redis, measured from the
+ * outside by a producer and a consumer in this process. Printed as Markdown.
+ *
+ *   bench_e2e            (env: BUZZRADAR_SHARED_DATA, BUZZRADAR_BIN, BUZZRADAR_TOOLS)
+ *
+ * Servers: build/tools/mockbroker (librdkafka's mock cluster in its own process) and
+ * a redis-server on a unix socket, started through tests/harness and stopped by PID
+ * at the end; every worker is started and stopped (SIGTERM, drain) by PID too.
+ * Every run gets fresh topics (4 partitions each) and a fresh group, and Redis is
+ * flushed before it, so no run sees another's cache.
+ *
+ * Tweets: the first texts of $BUZZRADAR_SHARED_DATA/sentiment140-train.csv.gz (a
+ * skipped line without it), encoded as DESIGN.md's input JSON {"id","text","lang"}
+ * with the id as the message key.
+ *
+ * Measurements:
+ *  1. model-only throughput in this process (model/classifier.h, one thread, batches
+ *     of 64 like the worker's --batch-max);
+ *  2. throughput of a burst pre-produced into the input topic, with --threads 1 and
+ *     2: from the first to the last scored event seen (steady) and from the worker's
+ *     start (includes model load and group join); done when every id was seen;
+ *  3. latency at a fixed offered load (1,000 tweets/s, and half the measured maximum):
+ *     produce call (the message's CreateTime is taken there too) -> arrival of the
+ *     scored event at this consumer, on one monotonic clock; the worker's own
+ *     latency_ms field (consumption -> scoring) is shown next to it; each load once
+ *     with the worker's defaults and once with -X consumer.fetch.wait.max.ms=10;
+ *  4. cache effect: a stream where 30% of the texts repeat earlier ones, against the
+ *     same length of unique texts; hits from the worker's final stats line and
+ *     Redis INFO keyspace_hits. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cblas.h>
+#include <cjson/cJSON.h>
+
+#include "model/classifier.h"
+#include "model/dataset.h"
+#include "model/util.h"
+#include "tests/harness/harness.h"
+
+#define PARTITIONS   4
+#define MODEL_BATCH  64 /* the worker's default --batch-max */
+#define MODEL_ROWS   10000
+#define BURST_MAX    50000
+#define BURST_MIN    5000
+#define BURST_SECS   8.0 /* burst length aimed at, from the model-only rate */
+#define CACHE_ROWS   20000
+#define REPEAT_SHARE 0.30
+#define LAT_RATE     1000
+#define LAT_SECS     10
+#define WAIT_MS      120000 /* longest wait for a run's last scored event */
+
+typedef struct {
+    HarnessBroker broker;
+    HarnessRedis redis;
+    char dir[HARNESS_PATH_MAX];
+    const char *bin;
+    const char *model;
+    int run; /* runs so far: names the topics and logs */
+    char in[96], out[96], group[96];
+    char log_path[HARNESS_PATH_MAX];
+} Bench;
+
+/* The input stream of one run: n messages, id i is the decimal string of i. */
+typedef struct {
+    char **json;
+    size_t n;
+} Stream;
+
+/* What the bench consumer saw of one run's output topic. */
+typedef struct {
+    rd_kafka_t *c;
+    size_t n;           /* ids 0..n-1 are measured */
+    uint8_t *seen;      /* n flags */
+    int64_t *arrive_us; /* first arrival of each id (monotonic us) */
+    double *field_ms;   /* the event's latency_ms */
+    size_t distinct, others;
+    int64_t first_us, last_us;
+} Sink;
+
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* ---- the input stream ---------------------------------------------------------------- */
+
+/* Encodes row `row` of d as message `i` of s. */
+static void stream_set(Stream *s, size_t i, const Dataset *d, int row) {
+    char id[24];
+    snprintf(id, sizeof id, "%zu", i);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "text", dataset_text(d, row));
+    cJSON_AddStringToObject(o, "lang", "en");
+    s->json[i] = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s->json[i]) util_die("bench_e2e: out of memory encoding a tweet");
+}
+
+/* rows[i] is the dataset row of message i. */
+static Stream stream_new(const Dataset *d, const int *rows, size_t n) {
+    Stream s = {callocCheck(n, sizeof(char *)), n};
+    for (size_t i = 0; i < n; i++) stream_set(&s, i, d, rows[i]);
+    return s;
+}
+
+static void stream_free(Stream *s) {
+    for (size_t i = 0; i < s->n; i++) cJSON_free(s->json[i]);
+    free(s->json);
+    s->json = NULL;
+    s->n = 0;
+}
+
+/* ---- servers, topics, the worker --------------------------------------------------- */
+
+/* Fresh topics and group for the next run; Redis flushed and its counters reset. */
+static int bench_next_run(Bench *b) {
+    b->run++;
+    const char *kinds[] = {"in", "out", "dlq", "fb", "al"};
+    char names[5][96];
+    for (int k = 0; k < 5; k++) {
+        snprintf(names[k], sizeof names[k], "e2e%d-%s", b->run, kinds[k]);
+        if (harness_broker_command(&b->broker, NULL, 0, "topic %s %d", names[k], PARTITIONS)) return -1;
+    }
+    snprintf(b->in, sizeof b->in, "%s", names[0]);
+    snprintf(b->out, sizeof b->out, "%s", names[1]);
+    snprintf(b->group, sizeof b->group, "e2e%d-g", b->run);
+    redisContext *r = harness_redis_connect(&b->redis);
+    if (!r) return -1;
+    redisReply *a = redisCommand(r, "FLUSHALL"), *c = redisCommand(r, "CONFIG RESETSTAT");
+    int ok = a && c && a->type != REDIS_REPLY_ERROR && c->type != REDIS_REPLY_ERROR;
+    if (a) freeReplyObject(a);
+    if (c) freeReplyObject(c);
+    redisFree(r);
+    return ok ? 0 : -1;
+}
+
+/* Starts the worker on the current run's topics; xprop: NULL or one more "-X" property. */
+static pid_t bench_worker_start(Bench *b, int threads, const char *xprop) {
+    char th[16], dlq[96], fb[96], al[96];
+    snprintf(th, sizeof th, "%d", threads);
+    snprintf(dlq, sizeof dlq, "e2e%d-dlq", b->run);
+    snprintf(fb, sizeof fb, "e2e%d-fb", b->run);
+    snprintf(al, sizeof al, "e2e%d-al", b->run);
+    const char *argv[] = {b->bin,
+                          "run",
+                          "--brokers",
+                          b->broker.bootstrap,
+                          "--redis",
+                          b->redis.url,
+                          "--group",
+                          b->group,
+                          "--topic-in",
+                          b->in,
+                          "--topic-out",
+                          b->out,
+                          "--topic-dlq",
+                          dlq,
+                          "--topic-feedback",
+                          fb,
+                          "--topic-alerts",
+                          al,
+                          "--model",
+                          b->model,
+                          "--threads",
+                          th,
+                          "--stats-interval",
+                          "1",
+                          xprop ? "-X" : NULL,
+                          xprop,
+                          NULL};
+    char name[64];
+    snprintf(name, sizeof name, "worker-%d.log", b->run);
+    harness_path_join(b->log_path, sizeof b->log_path, b->dir, name);
+    HarnessSpawnOptions o = {.stderr_path = b->log_path, .stdout_path = "/dev/null"};
+    return harness_spawn(argv, &o);
+}
+
+/* Stops the worker (SIGTERM: drain, commit, final stats line) and returns the
+ * cache_hits of its last stats line (-1 when none was logged). */
+static long bench_worker_stop(Bench *b, pid_t pid) {
+    int st = harness_stop(pid, 30000);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        printf("- warning: worker %d of run %d did not exit cleanly (status %d)\n", (int)pid, b->run, st);
+        harness_print_tail("worker log", b->log_path);
+    }
+    char *log = harness_read_file(b->log_path, NULL);
+    long hits = -1;
+    const char *key = "\"cache_hits\":";
+    for (const char *p = log; p && (p = strstr(p, key)); p += strlen(key)) {
+        const char *v = p + strlen(key);
+        if (*v == '"') v++;
+        hits = strtol(v, NULL, 10);
+    }
+    free(log);
+    return hits;
+}
+
+/* Redis INFO stats keyspace_hits (-1 when unavailable). */
+static long bench_redis_hits(Bench *b) {
+    redisContext *r = harness_redis_connect(&b->redis);
+    if (!r) return -1;
+    redisReply *rep = redisCommand(r, "INFO stats");
+    long hits = -1;
+    if (rep && rep->type == REDIS_REPLY_STRING) {
+        const char *p = strstr(rep->str, "keyspace_hits:");
+        if (p) hits = strtol(p + strlen("keyspace_hits:"), NULL, 10);
+    }
+    if (rep) freeReplyObject(rep);
+    redisFree(r);
+    return hits;
+}
+
+/* ---- producer and consumer ---------------------------------------------------------- */
+
+static rd_kafka_t *bench_producer(Bench *b, const char *linger) {
+    const char *conf[] = {"linger.ms", linger, "queue.buffering.max.messages", "200000", NULL};
+    char err[512];
+    rd_kafka_t *p = harness_kafka_producer(b->broker.bootstrap, conf, NULL, err, sizeof err);
+    if (!p) fprintf(stderr, "bench_e2e: producer: %s\n", err);
+    return p;
+}
+
+static int bench_send(rd_kafka_t *p, const char *topic, const char *key, const char *value) {
+    HarnessRecord rec = {.key = key, .value = value};
+    rd_kafka_resp_err_t e = harness_kafka_send(p, topic, &rec, 10000);
+    if (e) fprintf(stderr, "bench_e2e: produce: %s\n", rd_kafka_err2str(e));
+    return e ? -1 : 0;
+}
+
+/* Pre-produces the whole stream and waits for every acknowledgement. */
+static int bench_produce_all(Bench *b, const Stream *s) {
+    rd_kafka_t *p = bench_producer(b, "20");
+    if (!p) return -1;
+    int rc = 0;
+    char id[24];
+    for (size_t i = 0; i < s->n && !rc; i++) {
+        snprintf(id, sizeof id, "%zu", i);
+        rc = bench_send(p, b->in, id, s->json[i]);
+    }
+    if (!rc && rd_kafka_flush(p, 60000)) rc = -1;
+    rd_kafka_destroy(p);
+    return rc;
+}
+
+/* A consumer assigned to every partition of the output topic from the beginning. */
+static int sink_open(Sink *k, Bench *b, size_t n) {
+    memset(k, 0, sizeof *k);
+    char err[512];
+    const char *conf[] = {"fetch.wait.max.ms", "10", "enable.auto.commit", "false", NULL};
+    k->c = harness_kafka_group_consumer(b->broker.bootstrap, "e2e-bench-reader", conf, err, sizeof err);
+    if (!k->c) {
+        fprintf(stderr, "bench_e2e: consumer: %s\n", err);
+        return -1;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTITIONS);
+    for (int p = 0; p < PARTITIONS; p++)
+        rd_kafka_topic_partition_list_add(l, b->out, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t e = rd_kafka_assign(k->c, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        fprintf(stderr, "bench_e2e: assign: %s\n", rd_kafka_err2str(e));
+        return -1;
+    }
+    k->n = n;
+    k->seen = callocCheck(n, 1);
+    k->arrive_us = callocCheck(n, sizeof(int64_t));
+    k->field_ms = callocCheck(n, sizeof(double));
+    return 0;
+}
+
+/* Reads what is there (waiting up to timeout_ms for the first message). */
+static void sink_poll(Sink *k, int timeout_ms) {
+    rd_kafka_message_t *m;
+    while ((m = rd_kafka_consumer_poll(k->c, timeout_ms))) {
+        timeout_ms = 0;
+        int64_t t = now_us();
+        if (!m->err && m->key && m->key_len > 0 && m->key_len < 24) {
+            char key[24];
+            memcpy(key, m->key, m->key_len);
+            key[m->key_len] = '\0';
+            char *end;
+            unsigned long long i = strtoull(key, &end, 10);
+            if (*end == '\0' && i < k->n) {
+                if (!k->seen[i]) {
+                    k->seen[i] = 1;
+                    k->distinct++;
+                    k->arrive_us[i] = t;
+                    if (!k->first_us) k->first_us = t;
+                    k->last_us = t;
+                    const char *f = m->payload ? memmem(m->payload, m->len, "\"latency_ms\":", 13) : NULL;
+                    k->field_ms[i] = f ? atof(f + 13) : -1;
+                }
+            } else {
+                k->others++;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+}
+
+static void sink_close(Sink *k) {
+    if (k->c) {
+        rd_kafka_consumer_close(k->c);
+        rd_kafka_destroy(k->c);
+    }
+    free(k->seen);
+    free(k->arrive_us);
+    free(k->field_ms);
+    memset(k, 0, sizeof *k);
+}
+
+/* ---- measurements --------------------------------------------------------------------- */
+
+/* Model-only tweets/s on one thread, batches of MODEL_BATCH, over d's first rows. */
+static double bench_model_only(const char *path, const Dataset *d) {
+    char err[512];
+    Classifier *c = classifier_load(path, err, sizeof err);
+    if (!c) {
+        printf("- model-only: skipped (%s)\n", err);
+        return 0;
+    }
+    openblas_set_num_threads(1);
+    ClassifierBatch *b = classifier_batch_new(c, MODEL_BATCH);
+    int n = d->n < MODEL_ROWS ? d->n : MODEL_ROWS;
+    double best = 1e30;
+    for (int pass = 0; pass < 4; pass++) { /* pass 0 warms caches; best of the others */
+        double t0 = util_now_s();
+        for (int i = 0; i < n; i += MODEL_BATCH) {
+            int m = n - i < MODEL_BATCH ? n - i : MODEL_BATCH;
+            classifier_batch_reset(b);
+            for (int k = 0; k < m; k++)
+                classifier_batch_add(b, dataset_text(d, i + k), dataset_len(d, i + k));
+            classifier_batch_score(b);
+        }
+        double t = util_now_s() - t0;
+        if (pass > 0 && t < best) best = t;
+    }
+    classifier_batch_free(b);
+    classifier_free(c);
+    return n / best;
+}
+
+typedef struct {
+    size_t seen;
+    double steady_tps, wall_tps, wall_s;
+    long cache_hits, redis_hits;
+} BurstResult;
+
+/* Pre-produces s into a fresh input topic, then starts the worker and times it until
+ * every id is on the output topic. Returns 0, or -1 when the run could not be made. */
+static int bench_burst(Bench *b, const Stream *s, int threads, BurstResult *r) {
+    memset(r, 0, sizeof *r);
+    Sink k;
+    if (bench_next_run(b) || bench_produce_all(b, s) || sink_open(&k, b, s->n)) return -1;
+    int64_t t0 = now_us();
+    pid_t pid = bench_worker_start(b, threads, NULL);
+    if (pid <= 0) {
+        sink_close(&k);
+        return -1;
+    }
+    while (k.distinct < s->n && now_us() - t0 < (int64_t)WAIT_MS * 1000) sink_poll(&k, 100);
+    r->seen = k.distinct;
+    r->wall_s = (k.last_us - t0) / 1e6;
+    r->wall_tps = k.distinct / r->wall_s;
+    r->steady_tps = k.distinct > 1 ? (k.distinct - 1) / ((k.last_us - k.first_us) / 1e6) : 0;
+    r->cache_hits = bench_worker_stop(b, pid);
+    r->redis_hits = bench_redis_hits(b);
+    sink_close(&k);
+    if (r->seen < s->n) printf("- warning: run %d saw %zu of %zu ids\n", b->run, r->seen, s->n);
+    return 0;
+}
+
+typedef struct {
+    double offered, achieved;
+    size_t sent, seen;
+    double p50, p95, p99, max, f50, f95, f99;
+} LatencyResult;
+
+/* Starts a worker, warms it up (every partition assigned and scoring), then offers
+ * `rate` tweets/s of s for `secs` seconds and measures each tweet's latency. */
+static int bench_latency(Bench *b, const Stream *s, int threads, double rate, double secs, const char *xprop,
+                         LatencyResult *r) {
+    memset(r, 0, sizeof *r);
+    size_t n = (size_t)(rate * secs), warm = 200;
+    if (n + warm > s->n) n = s->n - warm;
+    Sink k;
+    if (bench_next_run(b) || sink_open(&k, b, n + warm)) return -1;
+    rd_kafka_t *p = bench_producer(b, "1");
+    pid_t pid = p ? bench_worker_start(b, threads, xprop) : -1;
+    if (pid <= 0) {
+        if (p) rd_kafka_destroy(p);
+        sink_close(&k);
+        return -1;
+    }
+    char id[24];
+    int64_t *sent_us = callocCheck(n + warm, sizeof(int64_t));
+    int rc = 0;
+    /* warm-up: ids n..n+warm-1, until all are scored */
+    for (size_t i = n; i < n + warm && !rc; i++) {
+        snprintf(id, sizeof id, "%zu", i);
+        rc = bench_send(p, b->in, id, s->json[i]);
+    }
+    int64_t t0 = now_us();
+    while (!rc && k.distinct < warm && now_us() - t0 < 60000000LL) {
+        rd_kafka_poll(p, 0);
+        sink_poll(&k, 50);
+    }
+    if (k.distinct < warm) rc = -1;
+    /* the paced load */
+    t0 = now_us();
+    size_t i = 0;
+    while (!rc && i < n) {
+        int64_t t = now_us();
+        while (i < n && t0 + (int64_t)(i * 1e6 / rate) <= t) {
+            snprintf(id, sizeof id, "%zu", i);
+            sent_us[i] = now_us();
+            if (bench_send(p, b->in, id, s->json[i])) rc = -1;
+            i++;
+        }
+        rd_kafka_poll(p, 0);
+        sink_poll(&k, 1);
+    }
+    r->achieved = i / ((now_us() - t0) / 1e6);
+    int64_t tend = now_us();
+    while (!rc && k.distinct < n + warm && now_us() - tend < 30000000LL) {
+        rd_kafka_poll(p, 0);
+        sink_poll(&k, 50);
+    }
+    bench_worker_stop(b, pid);
+    rd_kafka_flush(p, 5000);
+    rd_kafka_destroy(p);
+    r->offered = rate;
+    r->sent = i;
+    double *lat = mallocCheck((n + 1) * sizeof(double)), *fld = mallocCheck((n + 1) * sizeof(double));
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++)
+        if (k.seen[j] && sent_us[j]) {
+            lat[m] = (k.arrive_us[j] - sent_us[j]) / 1000.0;
+            fld[m] = k.field_ms[j];
+            m++;
+        }
+    r->seen = m;
+    if (m > 0) {
+        qsort(lat, m, sizeof(double), cmp_double);
+        qsort(fld, m, sizeof(double), cmp_double);
+        r->p50 = lat[m / 2];
+        r->p95 = lat[(size_t)(m * 0.95)];
+        r->p99 = lat[(size_t)(m * 0.99)];
+        r->max = lat[m - 1];
+        r->f50 = fld[m / 2];
+        r->f95 = fld[(size_t)(m * 0.95)];
+        r->f99 = fld[(size_t)(m * 0.99)];
+    }
+    free(lat);
+    free(fld);
+    free(sent_us);
+    sink_close(&k);
+    return rc || m == 0 ? -1 : 0;
+}
+
+/* Prints the 1/5/15-minute load averages: the machine may be shared. */
+static void print_load(const char *when) {
+    char *l = harness_read_file("/proc/loadavg", NULL);
+    double a = 0, b = 0, c = 0;
+    if (l) sscanf(l, "%lf %lf %lf", &a, &b, &c);
+    free(l);
+    printf("- load average %s: %.2f %.2f %.2f\n", when, a, b, c);
+}
+
+/* BUILD of this program (BUILD/bench/bench_e2e) into out, or "build". */
+static void bench_build_dir(char *out, size_t len) {
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    snprintf(out, len, "build");
+    if (n <= 0) return;
+    exe[n] = '\0';
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash) return;
+        *slash = '\0';
+    }
+    snprintf(out, len, "%s", exe);
+}
+
+/* ---- main ----------------------------------------------------------------------------- */
+
+static void print_latency(const LatencyResult *l, int threads, const char *xprop) {
+    printf("| %d | %s | %.0f | %.0f | %zu / %zu | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n",
+           threads, xprop ? xprop : "(none)", l->offered, l->achieved, l->seen, l->sent, l->p50, l->p95,
+           l->p99, l->max, l->f50, l->f95, l->f99);
+}
+
+static int bench_main(Bench *b, const Dataset *d) {
+    print_load("at start");
+    double model_tps = bench_model_only(b->model, d);
+    if (model_tps <= 0) return 1;
+    size_t burst = (size_t)(model_tps * BURST_SECS);
+    if (burst < BURST_MIN) burst = BURST_MIN;
+    if (burst > BURST_MAX) burst = BURST_MAX;
+    if (burst > (size_t)d->n) burst = (size_t)d->n;
+    int *rows = mallocCheck((size_t)d->n * sizeof(int));
+    for (int i = 0; i < d->n; i++) rows[i] = i;
+    Stream plain = stream_new(d, rows, burst);
+
+    printf(
+        "Worker: `%s run --threads N --stats-interval 1` (defaults otherwise: --batch-max 64, "
+        "--batch-wait-ms 5, producer linger.ms 5, acks=all, idempotent), model %s; broker: mockbroker "
+        "(1 broker, librdkafka mock cluster in its own process), topics of %d partitions; redis-server on a "
+        "unix socket. All on this machine (the load generator too).\n\n",
+        b->bin, b->model, PARTITIONS);
+
+    double best = 0;
+    BurstResult runs[2];
+    int ok[2];
+    for (int threads = 1; threads <= 2; threads++)
+        ok[threads - 1] = !bench_burst(b, &plain, threads, &runs[threads - 1]);
+    /* the machine is shared: the model-only rate again after the runs, the higher one is the reference */
+    double model_after = bench_model_only(b->model, d);
+    double model_before = model_tps;
+    if (model_after > model_tps) model_tps = model_after;
+    printf("### Throughput (burst of %zu tweets pre-produced, then the worker started)\n\n", burst);
+    printf(
+        "Model only: %.0f tweets/s (this process, model/classifier.h, one thread, batches of %d, %d tweets, "
+        "best of 3 passes, measured before and after the two runs: %.0f and %.0f; the higher is the "
+        "reference). "
+        "Steady = distinct ids / time from the first to the last scored event at the bench consumer; "
+        "from start = from spawning the worker (model load, group join) to the last one.\n\n",
+        model_tps, MODEL_BATCH, d->n < MODEL_ROWS ? d->n : MODEL_ROWS, model_before, model_after);
+    printf(
+        "| threads | tweets | scored seen | steady tweets/s | from start tweets/s (s) | model-only x threads "
+        "| ratio |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (int threads = 1; threads <= 2; threads++) {
+        const BurstResult r = runs[threads - 1];
+        if (!ok[threads - 1]) {
+            printf("| %d | run failed |\n", threads);
+            continue;
+        }
+        printf("| %d | %zu | %zu | %.0f | %.0f (%.1f s) | %.0f | %.0f%% |\n", threads, plain.n, r.seen,
+               r.steady_tps, r.wall_tps, r.wall_s, model_tps * threads,
+               100.0 * r.steady_tps / (model_tps * threads));
+        fflush(stdout);
+        if (r.steady_tps > best) best = r.steady_tps;
+    }
+
+    printf("\n### Latency at a fixed offered load (--threads 2)\n\n"
+           "End to end = the bench's produce call (where the message's CreateTime is set; producer "
+           "linger.ms 1) -> the scored event's arrival at the bench consumer (fetch.wait.max.ms 10), one "
+           "monotonic clock, ms. Worker field = the event's `latency_ms` (the worker's own measure). "
+           "After a warm-up of 200 tweets.\n\n");
+    printf("| threads | worker -X | offered/s | achieved/s | seen / sent | p50 | p95 | p99 | max | field p50 "
+           "| field p95 | "
+           "field p99 |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+           "|\n");
+    /* the worker's defaults, then a short consumer fetch wait (librdkafka's default is 500 ms) */
+    const char *fetch10 = "consumer.fetch.wait.max.ms=10";
+    double rates[4] = {LAT_RATE, best / 2, LAT_RATE, best / 2};
+    double secs[4] = {LAT_SECS, 6, 8, 6};
+    const char *xprops[4] = {NULL, NULL, fetch10, fetch10};
+    for (int k = 0; k < 4; k++) {
+        if (rates[k] < 10) continue;
+        LatencyResult l;
+        if (bench_latency(b, &plain, 2, rates[k], secs[k], xprops[k], &l))
+            printf("| 2 | %s | %.0f | run failed |\n", xprops[k] ? xprops[k] : "(none)", rates[k]);
+        else
+            print_latency(&l, 2, xprops[k]);
+        fflush(stdout);
+    }
+
+    /* the cache stream: message i repeats an earlier message's text with p = REPEAT_SHARE */
+    size_t cn = CACHE_ROWS < burst ? CACHE_ROWS : burst;
+    int *crows = mallocCheck(cn * sizeof(int));
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    size_t fresh = 0, repeats = 0;
+    for (size_t i = 0; i < cn; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        if (i > 0 && (double)(x >> 11) / 9007199254740992.0 < REPEAT_SHARE) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            crows[i] = crows[x % i];
+            repeats++;
+        } else {
+            crows[i] = (int)fresh++;
+        }
+    }
+    Stream cached = stream_new(d, crows, cn), unique = stream_new(d, rows, cn);
+    printf(
+        "\n### Cache effect (--threads 2, %zu tweets; %zu (%.0f%%) repeat an earlier text of the stream)\n\n"
+        "Hits: the worker's final `stats` line (`cache_hits`) and Redis `INFO stats` keyspace_hits "
+        "(every read that found its key). A repeat can miss when its original is still in flight.\n\n",
+        cn, repeats, 100.0 * repeats / cn);
+    printf(
+        "| stream | tweets | steady tweets/s | from start tweets/s | worker cache_hits | redis keyspace_hits "
+        "|\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
+    const Stream *streams[2] = {&unique, &cached};
+    const char *names[2] = {"unique texts", "30% repeats"};
+    for (int k = 0; k < 2; k++) {
+        BurstResult r;
+        if (bench_burst(b, streams[k], 2, &r)) {
+            printf("| %s | run failed |\n", names[k]);
+            continue;
+        }
+        printf("| %s | %zu | %.0f | %.0f | %ld | %ld |\n", names[k], streams[k]->n, r.steady_tps, r.wall_tps,
+               r.cache_hits, r.redis_hits);
+        fflush(stdout);
+    }
+    printf("\n");
+    print_load("at the end");
+    stream_free(&cached);
+    stream_free(&unique);
+    stream_free(&plain);
+    free(crows);
+    free(rows);
+    return 0;
+}
+
+int main(void) {
+    const char *dir = getenv("BUZZRADAR_SHARED_DATA");
+    if (!dir) {
+        printf("- bench_e2e: skipped (BUZZRADAR_SHARED_DATA is not set)\n");
+        return 0;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/sentiment140-train.csv.gz", dir);
+    DatasetOptions opt = dataset_options_default();
+    opt.quiet = 1;
+    Dataset d;
+    if (dataset_load(path, &opt, &d, err, sizeof err)) {
+        printf("- bench_e2e: skipped (%s)\n", err);
+        return 0;
+    }
+    if (d.n > BURST_MAX + 1000) d.n = BURST_MAX + 1000; /* a prefix view of the same arrays */
+    char build[4096], tools[4200], bin[4200], model[4200];
+    bench_build_dir(build, sizeof build);
+    snprintf(tools, sizeof tools, "%s/tools", build);
+    snprintf(bin, sizeof bin, "%s/buzzradar", build);
+    const char *root = getenv("BUZZRADAR_ROOT");
+    snprintf(model, sizeof model, "%s/model/pretrained/bilstm.model", root ? root : ".");
+    if (!getenv("BUZZRADAR_TOOLS")) setenv("BUZZRADAR_TOOLS", tools, 1);
+    Bench b = {.bin = getenv("BUZZRADAR_BIN"), .model = model};
+    if (!b.bin) b.bin = bin;
+    int status = 1;
+    if (harness_broker_start(&b.broker, 1, NULL) == 0 && harness_redis_start(&b.redis) == 0 &&
+        harness_tmpdir_create("e2e", b.dir, sizeof b.dir) == 0)
+        status = bench_main(&b, &d);
+    else
+        printf("- bench_e2e: failed (could not start the broker or redis-server)\n");
+    harness_broker_stop(&b.broker);
+    harness_redis_stop(&b.redis);
+    if (b.dir[0]) harness_tmpdir_remove(b.dir);
+    dataset_free(&d);
+    return status;
+}
