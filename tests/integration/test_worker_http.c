@@ -4,7 +4,8 @@
  * /metrics answer (buzzradar_scored_total counts every tweet produced); POST /predict
  * gives what `buzzradar predict` gives; feedback contradicting three scored labels
  * raises misclassification_burst on the alerts topic; malformed feedback is
- * dead-lettered with its reason; POST /feedback reaches the feedback consumer. */
+ * dead-lettered with its reason; POST /feedback reaches the feedback consumer; `--http off`
+ * runs without a server. */
 #include <math.h>
 
 #include "tests/integration/worker_fixture.h"
@@ -230,9 +231,24 @@ static void serves_health_metrics_predict_and_raises_misclassification_burst(voi
     wf_worker_term(w, log);
 }
 
+static void http_off_disables_the_server(void **state) {
+    WorkerFixture *f = *state;
+    if (!f->model[0]) skip();
+    WorkerNames n;
+    wf_names(f, "nohttp", &n);
+    wf_produce_tweets(f, n.in, "o", 0, 5);
+    char log[HARNESS_PATH_MAX];
+    const char *extra[] = {"--http", "off", NULL};
+    pid_t w = wf_worker_start(f, &n, "nohttp.log", extra, log, sizeof log);
+    wf_wait_count(f, n.out, 5, 60000, log);
+    wf_worker_term(w, log);
+    assert_int_equal(wf_count_in_file(log, "\"event\":\"http_listening\""), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(serves_health_metrics_predict_and_raises_misclassification_burst),
+        cmocka_unit_test(http_off_disables_the_server),
     };
     return cmocka_run_group_tests_name("worker_http", tests, setup, teardown);
 }
