@@ -107,6 +107,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     }
 }
 
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    Consumer *c = opaque;
+    c->hooks.on_stats(c->hooks.ctx, json, len);
+    return 0; /* librdkafka frees json */
+}
+
 Consumer *consumer_new(rd_kafka_conf_t *conf, const char *topic, const ConsumerHooks *hooks, char *err,
                        size_t errlen) {
     Consumer *c = callocCheck(1, sizeof *c);
@@ -121,6 +128,7 @@ Consumer *consumer_new(rd_kafka_conf_t *conf, const char *topic, const ConsumerH
         c->cooperative = strstr(strategy, "cooperative") != NULL;
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    if (c->hooks.on_stats) rd_kafka_conf_set_stats_cb(conf, on_stats);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (!c->rk) {
         rd_kafka_conf_destroy(conf);

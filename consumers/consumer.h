@@ -44,6 +44,9 @@ typedef struct {
      * their offsets. lost: they already belong to another member (their offsets cannot
      * be committed any more). */
     void (*on_revoke)(void *ctx, const rd_kafka_topic_partition_list_t *parts, int lost);
+    /* librdkafka's statistics JSON (len bytes, valid during the call), every
+     * statistics.interval.ms, on a librdkafka thread. May be NULL: no stats_cb. */
+    void (*on_stats)(void *ctx, const char *json, size_t len);
 } ConsumerHooks;
 
 typedef struct Consumer Consumer;

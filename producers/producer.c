@@ -21,9 +21,10 @@ struct Producer {
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     Producer *p = opaque;
-    ProducedKind kind = m->rkt == p->scored ? PRODUCED_SCORED
-                        : m->rkt == p->dlq  ? PRODUCED_DEAD_LETTER
-                                            : PRODUCED_ALERT;
+    ProducedKind kind = m->rkt == p->scored   ? PRODUCED_SCORED
+                        : m->rkt == p->dlq    ? PRODUCED_DEAD_LETTER
+                        : m->rkt == p->alerts ? PRODUCED_ALERT
+                                              : PRODUCED_OTHER;
     if (p->o.on_delivery) p->o.on_delivery(p->o.ctx, kind, m->_private, m->err);
 }
 
@@ -125,6 +126,16 @@ rd_kafka_resp_err_t producer_dead_letter(Producer *p, const DeadLetter *d, void 
 rd_kafka_resp_err_t producer_alert(Producer *p, const char *type, const char *json, size_t len) {
     const rd_kafka_vu_t vus[] = {VU_RKT(p->alerts), VU_MEM(RD_KAFKA_VTYPE_KEY, type, strlen(type)),
                                  VU_MEM(RD_KAFKA_VTYPE_VALUE, json, len), VU_COPY, VU_OPAQUE(NULL)};
+    return produce_waiting(p, vus, sizeof vus / sizeof vus[0]);
+}
+
+rd_kafka_resp_err_t producer_send(Producer *p, const char *topic, const char *key, size_t key_len,
+                                  const char *value, size_t len) {
+    const rd_kafka_vu_t vus[] = {{.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic},
+                                 VU_MEM(RD_KAFKA_VTYPE_KEY, key, key_len),
+                                 VU_MEM(RD_KAFKA_VTYPE_VALUE, value, len),
+                                 VU_COPY,
+                                 VU_OPAQUE(NULL)};
     return produce_waiting(p, vus, sizeof vus / sizeof vus[0]);
 }
 

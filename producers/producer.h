@@ -19,7 +19,12 @@
 
 #include <librdkafka/rdkafka.h>
 
-typedef enum { PRODUCED_SCORED = 0, PRODUCED_DEAD_LETTER = 1, PRODUCED_ALERT = 2 } ProducedKind;
+typedef enum {
+    PRODUCED_SCORED = 0,
+    PRODUCED_DEAD_LETTER = 1,
+    PRODUCED_ALERT = 2,
+    PRODUCED_OTHER = 3 /* producer_send */
+} ProducedKind;
 
 /* One delivery report: err is RD_KAFKA_RESP_ERR_NO_ERROR when the broker
  * acknowledged the message; RD_KAFKA_RESP_ERR__PURGE_QUEUE/_INFLIGHT after
@@ -70,6 +75,11 @@ rd_kafka_resp_err_t producer_dead_letter(Producer *p, const DeadLetter *d, void 
 /* Enqueues an alert keyed by its type. Errors as for producer_scored; its report
  * comes with kind PRODUCED_ALERT and a NULL opaque. */
 rd_kafka_resp_err_t producer_alert(Producer *p, const char *type, const char *json, size_t len);
+
+/* Enqueues a message (copied) to any topic, such as the feedback topic. Errors as
+ * for producer_scored; its report comes with kind PRODUCED_OTHER and a NULL opaque. */
+rd_kafka_resp_err_t producer_send(Producer *p, const char *topic, const char *key, size_t key_len,
+                                  const char *value, size_t len);
 
 /* Serves delivery reports (and errors) for up to timeout_ms. Returns how many events
  * were served. */

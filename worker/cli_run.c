@@ -1,6 +1,7 @@
 /* cli_run.c — `buzzradar run`: the stream worker. Parses the configuration, loads
- * the model, starts the embedded cluster when asked, wires the Redis stages into the
- * pipeline and runs it until SIGTERM or SIGINT.
+ * the model, starts the embedded cluster when asked, wires the Redis stages and the
+ * services (metrics, HTTP, monitor, feedback: services.h) into the pipeline and runs
+ * it until SIGTERM or SIGINT.
  *
  * The signal handlers only set a flag (a lock-free atomic, async-signal-safe): the
  * pipeline sees it in its poll loop, drains, commits and leaves the group, and the
@@ -20,6 +21,7 @@
 #include "worker/model_path.h"
 #include "worker/pipeline.h"
 #include "worker/pipeline_store.h"
+#include "worker/services.h"
 
 extern char **environ;
 
@@ -104,6 +106,7 @@ int cli_run(int argc, char **argv) {
     Embedded *embedded = NULL;
     PipelineStore *store = NULL;
     Pipeline *pipeline = NULL;
+    Services *services = NULL;
     Classifier *model = load_model(&cfg);
     if (!model) goto done;
 
@@ -118,8 +121,6 @@ int cli_run(int argc, char **argv) {
         if (announce_bootstrap(&cfg, bootstrap)) goto done;
     }
 
-    PipelineHooks hooks[PIPELINE_MAX_HOOKS];
-    int nhooks = 0;
     if (strcmp(cfg.redis, "none")) {
         store = pipeline_store_new(cfg.redis, classifier_version(model), cfg.batch_max, err, sizeof err);
         if (!store) {
@@ -127,19 +128,34 @@ int cli_run(int argc, char **argv) {
             status = 2;
             goto done;
         }
-        hooks[nhooks++] = pipeline_store_hooks(store);
     }
+    services = services_new(&cfg, model, err, sizeof err);
+    if (!services) {
+        log_event(LOG_ERROR, "services_failed", NULL, "%s", err);
+        status = 2;
+        goto done;
+    }
+    PipelineHooks hooks[PIPELINE_MAX_HOOKS];
+    int nhooks = 0;
+    hooks[nhooks++] = services_hooks(services); /* first: its timer covers the cache lookup */
+    if (store) hooks[nhooks++] = pipeline_store_hooks(store);
 
     pipeline = pipeline_new(&cfg, model, bootstrap, hooks, nhooks, err, sizeof err);
     if (!pipeline) {
         log_event(LOG_ERROR, "pipeline_failed", NULL, "%s", err);
         goto done;
     }
+    if (services_start(services, pipeline, store, bootstrap, err, sizeof err)) {
+        log_event(LOG_ERROR, "services_failed", NULL, "%s", err);
+        goto done;
+    }
     status = pipeline_run(pipeline, &stop_requested);
 
 done:
+    services_stop(services); /* before the producer it publishes alerts with */
     pipeline_free(pipeline); /* every Kafka client before the embedded cluster */
     pipeline_store_free(store);
+    services_free(services);
     embedded_stop(embedded);
     classifier_free(model);
     config_free(&cfg);

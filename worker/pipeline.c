@@ -79,14 +79,24 @@ static void dead_letter(Pipeline *p, rd_kafka_message_t *m, int reason) {
 /* Delivery reports, on the delivery thread (or the shutdown's flush). */
 static void on_delivery(void *ctx, ProducedKind kind, void *opaque, rd_kafka_resp_err_t err) {
     Pipeline *p = ctx;
-    if (kind == PRODUCED_ALERT) {
+    if (kind == PRODUCED_ALERT || kind == PRODUCED_OTHER) {
         if (err) {
+            const char *what = kind == PRODUCED_ALERT ? "alert" : "message";
             const char *kv[] = {"error", rd_kafka_err2name(err), NULL};
-            log_event(LOG_WARN, "alert_failed", kv, "alert not delivered: %s", rd_kafka_err2str(err));
+            log_event(LOG_WARN, kind == PRODUCED_ALERT ? "alert_failed" : "produce_failed", kv,
+                      "%s not delivered: %s", what, rd_kafka_err2str(err));
         }
         return;
     }
     rd_kafka_message_t *m = opaque; /* the input message */
+    if (!m) {                       /* a dead letter of another topic (pipeline_producer): nothing to track */
+        if (err) {
+            const char *kv[] = {"error", rd_kafka_err2name(err), NULL};
+            log_event(LOG_ERROR, "dead_letter_failed", kv, "dead letter not delivered: %s",
+                      rd_kafka_err2str(err));
+        }
+        return;
+    }
     if (!err) {
         offsets_done(p->offsets, m->partition, m->offset);
         atomic_fetch_add(&p->acknowledged, 1);
@@ -256,8 +266,13 @@ static void inference_work(void *ctx, void *scratch, void **items, const double 
             dead_letter(p, m, st);
             continue;
         }
-        t->tweets[k] =
-            (PipelineTweet){.id = tw.id, .id_len = tw.id_len, .text = tw.text, .text_len = tw.text_len};
+        t->tweets[k] = (PipelineTweet){.id = tw.id,
+                                       .id_len = tw.id_len,
+                                       .text = tw.text,
+                                       .text_len = tw.text_len,
+                                       .timestamp_ms = rd_kafka_message_timestamp(m, NULL) > 0
+                                                           ? rd_kafka_message_timestamp(m, NULL)
+                                                           : 0};
         t->msgs[k] = m;
         t->pushed_s[k] = pushed_s[i];
         used += tw.id_len + 1 + tw.text_len + 1;
@@ -324,6 +339,13 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts, i
     free(ps);
 }
 
+/* librdkafka's statistics, to every hook that wants them. */
+static void on_kafka_stats(void *ctx, const char *json, size_t len) {
+    Pipeline *p = ctx;
+    for (int h = 0; h < p->nhooks; h++)
+        if (p->hooks[h].kafka_stats) p->hooks[h].kafka_stats(p->hooks[h].ctx, json, len);
+}
+
 Pipeline *pipeline_new(const WorkerConfig *cfg, const Classifier *model, const char *bootstrap,
                        const PipelineHooks *hooks, int nhooks, char *err, size_t errlen) {
     if (nhooks < 0 || nhooks > PIPELINE_MAX_HOOKS) {
@@ -350,7 +372,15 @@ Pipeline *pipeline_new(const WorkerConfig *cfg, const Classifier *model, const c
 
     rd_kafka_conf_t *cconf = config_kafka_conf(cfg, KAFKA_CONSUMER, bootstrap, err, errlen);
     if (!cconf) goto fail;
-    ConsumerHooks ch = {p, on_assign, on_revoke};
+    int want_stats = 0;
+    for (int h = 0; h < nhooks; h++) want_stats |= hooks[h].kafka_stats != NULL;
+    char interval[32] = "0";
+    size_t ilen = sizeof interval;
+    if (want_stats &&
+        rd_kafka_conf_get(cconf, "statistics.interval.ms", interval, &ilen) == RD_KAFKA_CONF_OK &&
+        !strcmp(interval, "0"))
+        rd_kafka_conf_set(cconf, "statistics.interval.ms", "1000", interval, sizeof interval);
+    ConsumerHooks ch = {p, on_assign, on_revoke, want_stats ? on_kafka_stats : NULL};
     p->consumer = consumer_new(cconf, cfg->topic_in, &ch, err, errlen);
     if (!p->consumer) goto fail;
     return p;

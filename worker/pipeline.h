@@ -48,6 +48,7 @@ typedef struct {
     float p_positive;     /* after scoring; set by before_score on a cache hit */
     int cached;           /* before_score: 1 when p_positive came from a cache */
     int64_t scored_at_ms; /* after scoring: wall clock */
+    int64_t timestamp_ms; /* the input message's Kafka timestamp (ms since the epoch), 0 if none */
 } PipelineTweet;
 
 /* Optional per-batch stages around the model (the Redis cache and prediction store,
@@ -61,6 +62,10 @@ typedef struct {
     void (*before_score)(void *ctx, void *state, PipelineTweet *tweets, int n);
     /* After the model: every tweet has its p_positive and scored_at_ms. */
     void (*after_score)(void *ctx, void *state, const PipelineTweet *tweets, int n);
+    /* The input consumer's librdkafka statistics JSON (len bytes, valid during the
+     * call; on a librdkafka thread). May be NULL. When a hook sets it and -X
+     * statistics.interval.ms is not given, the pipeline asks for them every second. */
+    void (*kafka_stats)(void *ctx, const char *json, size_t len);
 } PipelineHooks;
 
 #define PIPELINE_MAX_HOOKS 4
@@ -97,7 +102,8 @@ int pipeline_run(Pipeline *p, const atomic_int *stop);
 /* A snapshot of the counters (any thread, also during pipeline_run). */
 void pipeline_stats(Pipeline *p, PipelineStats *out);
 
-/* The producer, for alerts (producer_alert; any thread). */
+/* The producer, for alerts (producer_alert), other topics (producer_send) and dead letters that are not input
+ * messages (producer_dead_letter with a NULL opaque); any thread. */
 Producer *pipeline_producer(Pipeline *p);
 
 /* Frees everything (after pipeline_run has returned, or instead of it). */

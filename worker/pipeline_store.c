@@ -124,7 +124,7 @@ static void store_after(void *ctx, void *state, const PipelineTweet *tweets, int
 }
 
 PipelineHooks pipeline_store_hooks(PipelineStore *s) {
-    return (PipelineHooks){s, store_thread_init, store_thread_free, store_before, store_after};
+    return (PipelineHooks){s, store_thread_init, store_thread_free, store_before, store_after, NULL};
 }
 
 void pipeline_store_stats(PipelineStore *s, StoreStats *out) {

@@ -124,6 +124,8 @@ static inline pid_t wf_worker_start(WorkerFixture *f, const WorkerNames *n, cons
                             "2",
                             "--stats-interval",
                             "1",
+                            "--http",
+                            "127.0.0.1:0",
                             "-X",
                             "consumer.session.timeout.ms=3000",
                             "-X",

@@ -444,7 +444,7 @@ static void hooks_see_every_batch_and_cache_hits_skip_the_model(void **state) {
     }
     produce(e.bootstrap, "tweets.raw", (const char *const *)values, NULL, N);
     HookCheck h = {0};
-    PipelineHooks hooks = {&h, hook_init, hook_free, hook_before, hook_after};
+    PipelineHooks hooks = {&h, hook_init, hook_free, hook_before, hook_after, NULL};
     Runner r;
     runner_start(&r, &e, &hooks, 1);
     wait_acknowledged(&r, N, 60);
@@ -496,7 +496,7 @@ static void backpressure_bounds_in_flight_work(void **state) {
         values[i] = strdup(buf);
     }
     produce(e.bootstrap, "tweets.raw", (const char *const *)values, NULL, N);
-    PipelineHooks hooks = {NULL, NULL, NULL, slow_before, NULL};
+    PipelineHooks hooks = {NULL, NULL, NULL, slow_before, NULL, NULL};
     Runner r;
     runner_start(&r, &e, &hooks, 1);
     int64_t worst = 0;
