@@ -9,35 +9,6 @@
 static int setup(void **state) { return wf_setup(state, 1); }
 static int teardown(void **state) { return wf_teardown(state); }
 
-/* The P(positive) `buzzradar predict` prints for each of n texts, in order. */
-static void predict_texts(WorkerFixture *f, char (*texts)[160], int n, double *p) {
-    char in[HARNESS_PATH_MAX], out[HARNESS_PATH_MAX];
-    harness_path_join(in, sizeof in, f->dir, "predict.in");
-    harness_path_join(out, sizeof out, f->dir, "predict.out");
-    FILE *fp = fopen(in, "w");
-    assert_non_null(fp);
-    for (int i = 0; i < n; i++) fprintf(fp, "%s\n", texts[i]);
-    fclose(fp);
-    const char *argv[] = {f->bin, "predict", "--model", f->model, NULL};
-    HarnessSpawnOptions o = {.stdin_path = in, .stdout_path = out};
-    pid_t pid = harness_spawn(argv, &o);
-    int status;
-    assert_int_equal(harness_wait(pid, 60000, &status), 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    char *text = harness_read_file(out, NULL);
-    assert_non_null(text);
-    int i = 0;
-    for (char *line = strtok(text, "\n"); line && i < n; line = strtok(NULL, "\n"), i++) {
-        cJSON *o2 = cJSON_Parse(line);
-        assert_non_null(o2);
-        assert_string_equal(cJSON_GetObjectItem(o2, "text")->valuestring, texts[i]);
-        p[i] = cJSON_GetObjectItem(o2, "p_positive")->valuedouble;
-        cJSON_Delete(o2);
-    }
-    assert_int_equal(i, n);
-    free(text);
-}
-
 static void scores_each_tweet_once_like_predict_and_restart_rescores_nothing(void **state) {
     WorkerFixture *f = *state;
     if (!f->model[0]) skip();
@@ -57,7 +28,7 @@ static void scores_each_tweet_once_like_predict_and_restart_rescores_nothing(voi
     static char texts[N][160];
     static double want[N];
     for (int i = 0; i < N; i++) wf_tweet_text(i, texts[i], sizeof texts[i]);
-    predict_texts(f, texts, N, want);
+    wf_predict_texts(f, texts, N, want);
     static uint8_t seen[N];
     for (size_t k = 0; k < msgs.n; k++) {
         cJSON *o = wf_event(&msgs.items[k]);

@@ -72,33 +72,6 @@ static double metric_sum(const char *text, const char *name) {
     return sum;
 }
 
-/* The P(positive) `buzzradar predict` prints for each of n texts. */
-static void predict_cli(WorkerFixture *f, char (*texts)[160], int n, double *p) {
-    char in[HARNESS_PATH_MAX], out[HARNESS_PATH_MAX];
-    harness_path_join(in, sizeof in, f->dir, "predict.in");
-    harness_path_join(out, sizeof out, f->dir, "predict.out");
-    FILE *fp = fopen(in, "w");
-    assert_non_null(fp);
-    for (int i = 0; i < n; i++) fprintf(fp, "%s\n", texts[i]);
-    fclose(fp);
-    const char *argv[] = {f->bin, "predict", "--model", f->model, NULL};
-    HarnessSpawnOptions o = {.stdin_path = in, .stdout_path = out};
-    pid_t pid = harness_spawn(argv, &o);
-    int status;
-    assert_int_equal(harness_wait(pid, 60000, &status), 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    char *text = harness_read_file(out, NULL);
-    int i = 0;
-    for (char *line = strtok(text, "\n"); line && i < n; line = strtok(NULL, "\n"), i++) {
-        cJSON *o2 = cJSON_Parse(line);
-        assert_non_null(o2);
-        p[i] = cJSON_GetObjectItem(o2, "p_positive")->valuedouble;
-        cJSON_Delete(o2);
-    }
-    assert_int_equal(i, n);
-    free(text);
-}
-
 static void serves_health_metrics_predict_and_raises_misclassification_burst(void **state) {
     WorkerFixture *f = *state;
     if (!f->model[0]) skip();
@@ -147,7 +120,7 @@ static void serves_health_metrics_predict_and_raises_misclassification_burst(voi
     static char texts[3][160];
     double want[3];
     for (int i = 0; i < 3; i++) wf_tweet_text(i, texts[i], sizeof texts[i]);
-    predict_cli(f, texts, 3, want);
+    wf_predict_texts(f, texts, 3, want);
     char body[1024];
     snprintf(body, sizeof body, "{\"texts\":[\"%s\",\"%s\",\"%s\"]}", texts[0], texts[1], texts[2]);
     http_call(f, port, "/predict", body, &r);
