@@ -208,9 +208,13 @@ static void poll_messages(rd_kafka_t *c, size_t want, int timeout_ms, HarnessMes
 }
 
 /* Marks the keys of kcat's "PARTITION KEY" lines in seen; the partitions they came
- * from go to *partitions (bit set). Returns the number of lines. */
+ * from go to *partitions (bit set). Returns the number of complete lines. kcat is
+ * still writing (unbuffered, one write per format field), so text after the last
+ * newline is a line in progress and is left for the next scan. */
 static size_t scan_kcat_lines(const char *path, int *seen, size_t n, unsigned *partitions) {
     char *text = harness_read_file(path, NULL);
+    char *end = text ? strrchr(text, '\n') : NULL;
+    if (text) *(end ? end + 1 : text) = '\0';
     size_t lines = 0;
     char *save = NULL;
     for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
