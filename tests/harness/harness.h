@@ -131,6 +131,18 @@ redisContext *harness_redis_connect(const HarnessRedis *r);
  * Returns 0 when it exited cleanly, -1 otherwise; does nothing when not running. */
 int harness_redis_stop(HarnessRedis *r);
 
+/* Ends a running server with signal sig (SIGTERM: a clean shutdown that closes every
+ * client connection; SIGKILL: a crash, its socket file left behind) and reaps it, up
+ * to 5 s (then SIGKILL). Keeps its directory, socket path and URL for
+ * harness_redis_restart; clients meanwhile get refused connections. Returns 0, or -1
+ * when it was not running or did not end in time. */
+int harness_redis_halt(HarnessRedis *r, int sig);
+
+/* Starts a fresh, empty redis-server on the same socket path (and URL) as a server
+ * ended by harness_redis_halt, and waits (up to 10 s) until it answers PING. Returns 0,
+ * or -1 (nothing left running; harness_redis_stop still cleans up). */
+int harness_redis_restart(HarnessRedis *r);
+
 /* ---- the Kafka-protocol broker (broker.c) -------------------------------------------- */
 
 typedef struct {

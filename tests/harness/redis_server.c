@@ -27,6 +27,41 @@ static int harness_redis_ping(const char *socket_path) {
     return ok;
 }
 
+/* Starts redis-server on r's socket path and log and waits until it answers PING.
+ * Returns 0, or -1 (nothing left running, the log's tail on stderr; r->dir is kept). */
+static int harness_redis_spawn(HarnessRedis *r) {
+    const char *server = getenv("BUZZRADAR_REDIS_SERVER");
+    if (!server || !*server) server = "redis-server";
+    const char *argv[] = {server, "--port", "0",    "--unixsocket", r->socket_path, "--unixsocketperm",
+                          "700",  "--save", "",     "--appendonly", "no",           "--daemonize",
+                          "no",   "--dir",  r->dir, "--logfile",    r->log_path,    NULL};
+    HarnessSpawnOptions opts = {.stdout_path = r->log_path};
+    r->pid = harness_spawn(argv, &opts);
+    if (r->pid < 0) {
+        r->pid = 0;
+        return -1;
+    }
+    int64_t deadline = harness_now_ms() + REDIS_READY_MS;
+    while (harness_redis_ping(r->socket_path) != 0) {
+        int status;
+        if (harness_wait(r->pid, 0, &status) == 0) {
+            fprintf(stderr, "harness: redis-server exited at start-up (status 0x%x)\n", status);
+            r->pid = 0;
+            harness_print_tail("redis-server log", r->log_path);
+            return -1;
+        }
+        if (harness_now_ms() > deadline) {
+            fprintf(stderr, "harness: redis-server did not answer PING within %d ms\n", REDIS_READY_MS);
+            harness_print_tail("redis-server log", r->log_path);
+            harness_stop(r->pid, REDIS_STOP_MS);
+            r->pid = 0;
+            return -1;
+        }
+        harness_sleep_ms(10);
+    }
+    return 0;
+}
+
 int harness_redis_start(HarnessRedis *r) {
     memset(r, 0, sizeof *r);
     if (harness_tmpdir_create("redis", r->dir, sizeof r->dir)) return -1;
@@ -38,35 +73,9 @@ int harness_redis_start(HarnessRedis *r) {
     }
     memcpy(r->url, "unix://", 7);
     memcpy(r->url + 7, r->socket_path, strlen(r->socket_path) + 1);
-    const char *server = getenv("BUZZRADAR_REDIS_SERVER");
-    if (!server || !*server) server = "redis-server";
-    const char *argv[] = {server, "--port", "0",    "--unixsocket", r->socket_path, "--unixsocketperm",
-                          "700",  "--save", "",     "--appendonly", "no",           "--daemonize",
-                          "no",   "--dir",  r->dir, "--logfile",    r->log_path,    NULL};
-    HarnessSpawnOptions opts = {.stdout_path = r->log_path};
-    r->pid = harness_spawn(argv, &opts);
-    if (r->pid < 0) {
-        r->pid = 0;
+    if (harness_redis_spawn(r)) {
         harness_tmpdir_remove(r->dir);
         return -1;
-    }
-    int64_t deadline = harness_now_ms() + REDIS_READY_MS;
-    while (harness_redis_ping(r->socket_path) != 0) {
-        int status;
-        if (harness_wait(r->pid, 0, &status) == 0) {
-            fprintf(stderr, "harness: redis-server exited at start-up (status 0x%x)\n", status);
-            r->pid = 0;
-            harness_print_tail("redis-server log", r->log_path);
-            harness_tmpdir_remove(r->dir);
-            return -1;
-        }
-        if (harness_now_ms() > deadline) {
-            fprintf(stderr, "harness: redis-server did not answer PING within %d ms\n", REDIS_READY_MS);
-            harness_print_tail("redis-server log", r->log_path);
-            harness_redis_stop(r);
-            return -1;
-        }
-        harness_sleep_ms(10);
     }
     return 0;
 }
@@ -95,4 +104,28 @@ int harness_redis_stop(HarnessRedis *r) {
     }
     harness_tmpdir_remove(r->dir);
     return clean ? 0 : -1;
+}
+
+int harness_redis_halt(HarnessRedis *r, int sig) {
+    if (r->pid <= 0) {
+        fprintf(stderr, "harness: redis-server is not running\n");
+        return -1;
+    }
+    if (harness_signal(r->pid, sig) || harness_wait(r->pid, REDIS_STOP_MS, NULL) != 0) {
+        fprintf(stderr, "harness: redis-server (pid %d) did not exit within %d ms of signal %d\n",
+                (int)r->pid, REDIS_STOP_MS, sig);
+        harness_stop(r->pid, 0);
+        r->pid = 0;
+        return -1;
+    }
+    r->pid = 0;
+    return 0;
+}
+
+int harness_redis_restart(HarnessRedis *r) {
+    if (r->pid > 0 || !r->dir[0]) {
+        fprintf(stderr, "harness: redis-server restart needs a halted server\n");
+        return -1;
+    }
+    return harness_redis_spawn(r);
 }

@@ -1,7 +1,9 @@
 /* test_worker_faults.c — a worker through infrastructure trouble: a broker down and
  * up again, injected produce and fetch errors and a slow broker lose no tweet; a
  * redis-server that stops answering does not stop scoring, and is used again once
- * it answers. */
+ * it answers; a redis-server that is killed does not stop scoring either (errors
+ * counted, one monitor_unavailable alert), and once a new one listens on the same
+ * socket the worker stores predictions and updates the monitor's windows again. */
 #include "tests/integration/worker_fixture.h"
 
 static int setup(void **state) { return wf_setup(state, 3); }
@@ -124,10 +126,97 @@ static void a_hung_redis_does_not_stop_scoring(void **state) {
     wf_worker_term(w, log);
 }
 
+/* Keys matching a pattern on the fixture's redis-server now (0 when unreachable). */
+static long long redis_key_count(WorkerFixture *f, const char *pattern) {
+    redisContext *r = harness_redis_connect(&f->redis);
+    if (!r) return 0;
+    redisReply *rep = redisCommand(r, "KEYS %s", pattern);
+    long long n = rep && rep->type == REDIS_REPLY_ARRAY ? (long long)rep->elements : 0;
+    freeReplyObject(rep);
+    redisFree(r);
+    return n;
+}
+
+static void wait_keys(WorkerFixture *f, const char *pattern, int timeout_ms, const char *log) {
+    int64_t deadline = harness_now_ms() + timeout_ms;
+    while (redis_key_count(f, pattern) == 0) {
+        if (harness_now_ms() > deadline) {
+            harness_print_tail("worker log", log);
+            fail_msg("no key %s within %d ms", pattern, timeout_ms);
+        }
+        harness_sleep_ms(100);
+    }
+}
+
+static void a_killed_redis_is_used_again_once_restarted(void **state) {
+    WorkerFixture *f = *state;
+    if (!f->model[0]) skip();
+    enum { BEFORE = 100, DURING = 500 };
+    WorkerNames n;
+    wf_names(f, "rkill", &n);
+    char log[HARNESS_PATH_MAX];
+    pid_t w = wf_worker_start(f, &n, "redis-kill.log", NULL, log, sizeof log);
+    int port = wf_http_port(log);
+    wf_wait_assigned(log, WF_PARTITIONS, 30000);
+    wf_produce_tweets(f, n.in, "pre", 0, BEFORE);
+    wait_all_scored(f, n.out, "pre", BEFORE, 30000, log);
+    assert_true(pred_exists(f, "pre99"));
+    wait_keys(f, "bz:win:{vol}:s:*", 5000, log); /* the monitor's services thread flushed */
+    assert_int_equal(wf_metric(f, port, "buzzradar_redis_errors_total"), 0);
+    assert_int_equal(wf_topic_count(f, n.alerts), 0);
+
+    /* Redis crashes: its socket refuses connections */
+    assert_int_equal(harness_redis_halt(&f->redis, SIGKILL), 0);
+    int64_t t0 = harness_now_ms();
+    wf_produce_tweets(f, n.in, "down", 0, DURING);
+    wait_all_scored(f, n.out, "down", DURING, 30000, log);
+    printf("%d tweets scored in %lld ms with Redis killed\n", DURING, (long long)(harness_now_ms() - t0));
+    double errors = wf_wait_metric(f, port, "buzzradar_redis_errors_total", 1, 10000, log);
+    wf_wait_count(f, n.alerts, 1, 10000, log);
+    wf_wait_log(log, "\"event\":\"monitor_unavailable\"", 1, 5000);
+    assert_int_equal(wf_metric(f, port, "buzzradar_redis_up"), 0);
+    cJSON *alert;
+    assert_int_equal(wf_alerts(f, n.alerts, "monitor_unavailable", &alert), 1);
+    assert_string_equal(cJSON_GetObjectItem(alert, "severity")->valuestring, "critical");
+    cJSON_Delete(alert);
+
+    /* a new redis-server on the same socket: predictions and windows are written again */
+    assert_int_equal(harness_redis_restart(&f->redis), 0);
+    assert_int_equal(redis_key_count(f, "bz:*"), 0);
+    int64_t t1 = harness_now_ms(), deadline = t1 + 20000;
+    int i = 0, found = 0;
+    while (!found && harness_now_ms() < deadline) { /* a tweet every 200 ms until one is stored */
+        char id[32];
+        snprintf(id, sizeof id, "post%d", i);
+        wf_produce_tweets(f, n.in, "post", i, 1);
+        harness_sleep_ms(200);
+        found = pred_exists(f, id);
+        i++;
+    }
+    if (!found) {
+        harness_print_tail("worker log", log);
+        fail_msg("no prediction stored within 20 s of Redis listening again");
+    }
+    printf("predictions stored again %lld ms after the restart\n", (long long)(harness_now_ms() - t1));
+    wait_keys(f, "bz:win:{vol}:s:*", 10000, log);
+    wait_keys(f, "bz:win:{vol}:m:*", 1000, log);
+    wf_wait_log(log, "\"event\":\"monitor_resumed\"", 1, 10000);
+    wf_wait_metric(f, port, "buzzradar_redis_up", 1, 10000, log);
+    wait_all_scored(f, n.out, "post", i, 30000, log);
+
+    /* one outage, one alert: nothing more was raised while down nor after */
+    assert_true(wf_metric(f, port, "buzzradar_redis_errors_total") >= errors);
+    assert_int_equal(wf_alerts(f, n.alerts, NULL, NULL), 1);
+    assert_int_equal(wf_count_in_file(log, "\"event\":\"monitor_unavailable\""), 1);
+    wf_worker_term(w, log);
+    assert_int_equal(wf_topic_count(f, n.dlq), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(broker_trouble_loses_nothing),
         cmocka_unit_test(a_hung_redis_does_not_stop_scoring),
+        cmocka_unit_test(a_killed_redis_is_used_again_once_restarted),
     };
     if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER")); /* e.g. "*cache*" */
     return cmocka_run_group_tests_name("worker_faults", tests, setup, teardown);

@@ -343,4 +343,105 @@ static inline void wf_predict_texts(WorkerFixture *f, char (*texts)[160], int n,
     free(text);
 }
 
+/* ---- the worker's HTTP server and alerts topic ---------------------------------------- */
+
+/* The port of the worker's HTTP server, from its "http_listening" log line (waits up
+ * to 30 s for it). */
+static inline int wf_http_port(const char *log) {
+    wf_wait_log(log, "\"event\":\"http_listening\"", 1, 30000);
+    char *text = harness_read_file(log, NULL);
+    const char *line = strstr(text, "\"event\":\"http_listening\"");
+    const char *p = strstr(line, "\"port\":\"");
+    assert_non_null(p);
+    int port = atoi(p + 8);
+    free(text);
+    assert_true(port > 0 && port < 65536);
+    return port;
+}
+
+/* GET http://127.0.0.1:port/path with curl; returns the body (free() it) of a 200
+ * answer, and fails the test otherwise. `name` names the body's file in the fixture's
+ * directory (distinct per caller that may overlap). */
+static inline char *wf_http_get(WorkerFixture *f, int port, const char *path, const char *name) {
+    char url[256], body[HARNESS_PATH_MAX], code[HARNESS_PATH_MAX], code_name[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    snprintf(code_name, sizeof code_name, "%s.code", name);
+    harness_path_join(body, sizeof body, f->dir, name);
+    harness_path_join(code, sizeof code, f->dir, code_name);
+    const char *argv[] = {"curl", "-s", "-S",           "--max-time", "10", "-o",
+                          body,   "-w", "%{http_code}", url,          NULL};
+    HarnessSpawnOptions o = {.stdout_path = code};
+    pid_t pid = harness_spawn(argv, &o);
+    assert_true(pid > 0);
+    int status;
+    assert_int_equal(harness_wait(pid, 20000, &status), 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) fail_msg("curl %s failed", url);
+    char *c = harness_read_file(code, NULL);
+    assert_non_null(c);
+    int http_status = atoi(c);
+    free(c);
+    if (http_status != 200) fail_msg("GET %s: status %d", url, http_status);
+    char *text = harness_read_file(body, NULL);
+    assert_non_null(text);
+    return text;
+}
+
+/* The sum of a metric family's samples ("name{..} v" and "name v" lines) in the
+ * worker's /metrics now. */
+static inline double wf_metric(WorkerFixture *f, int port, const char *name) {
+    char *text = wf_http_get(f, port, "/metrics", "metrics.body");
+    double sum = 0;
+    size_t n = strlen(name);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (!strncmp(l, name, n) && (l[n] == '{' || l[n] == ' ')) sum += atof(strchr(l, ' ') + 1);
+    free(text);
+    return sum;
+}
+
+/* Waits until the metric's sum is at least `min`; returns it (fails the test after
+ * timeout_ms). */
+static inline double wf_wait_metric(WorkerFixture *f, int port, const char *name, double min, int timeout_ms,
+                                    const char *log) {
+    int64_t deadline = harness_now_ms() + timeout_ms;
+    double v;
+    while ((v = wf_metric(f, port, name)) < min) {
+        if (harness_now_ms() > deadline) {
+            harness_print_tail("worker log", log);
+            fail_msg("%s is %g, not at least %g, after %d ms", name, v, min, timeout_ms);
+        }
+        harness_sleep_ms(100);
+    }
+    return v;
+}
+
+/* The alerts on a topic now: how many have key `type` (all of them when type is NULL).
+ * Each one's value must be an alert whose "type" is its key; the last one of `type` is
+ * parsed into *last when last is not NULL (cJSON_Delete it; NULL when none). */
+static inline int wf_alerts(WorkerFixture *f, const char *topic, const char *type, cJSON **last) {
+    HarnessMessages msgs = {0};
+    wf_read_all(f, topic, &msgs);
+    int count = 0;
+    if (last) *last = NULL;
+    for (size_t k = 0; k < msgs.n; k++) {
+        const HarnessMessage *m = &msgs.items[k];
+        cJSON *a = m->value ? cJSON_Parse(m->value) : NULL;
+        const cJSON *t = cJSON_GetObjectItem(a, "type");
+        if (!m->key || !cJSON_IsString(t) || strcmp(t->valuestring, m->key))
+            fail_msg("not an alert keyed by its type: %s", m->value ? m->value : "(null)");
+        if (type && strcmp(m->key, type)) {
+            cJSON_Delete(a);
+            continue;
+        }
+        count++;
+        if (last) {
+            cJSON_Delete(*last);
+            *last = a;
+        } else {
+            cJSON_Delete(a);
+        }
+    }
+    harness_messages_free(&msgs);
+    return count;
+}
+
 #endif
