@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "model/util.h"
+#include "worker/monitor.h"
 
 typedef enum { OPT_STR, OPT_INT, OPT_FLAG, OPT_LOG_FORMAT, OPT_LOG_LEVEL } OptKind;
 
@@ -186,6 +187,31 @@ static int add_kafka_prop(WorkerConfig *c, const char *kv, char *err, size_t err
     return 0;
 }
 
+/* Adds one "key=value" monitor setting (from `source`, for messages) after checking
+ * that monitor_config_set takes it. */
+static int add_monitor_prop(WorkerConfig *c, const char *kv, size_t len, const char *source, char *err,
+                            size_t errlen) {
+    const char *eq = memchr(kv, '=', len);
+    if (!eq || eq == kv) {
+        errorf(err, errlen, "%s '%.*s': expected key=value", source, (int)len, kv);
+        return -1;
+    }
+    char *key = strndup(kv, (size_t)(eq - kv)), *value = strndup(eq + 1, len - (size_t)(eq - kv) - 1);
+    if (!key || !value) util_die("out of memory");
+    MonitorConfig scratch;
+    monitor_config_default(&scratch);
+    char why[200];
+    if (monitor_config_set(&scratch, key, value, why, sizeof why)) {
+        errorf(err, errlen, "%s: %s", source, why);
+        free(key);
+        free(value);
+        return -1;
+    }
+    c->monitor = reallocCheck(c->monitor, (size_t)(c->nmonitor + 1) * sizeof *c->monitor);
+    c->monitor[c->nmonitor++] = (MonitorProp){key, value};
+    return 0;
+}
+
 int config_parse(WorkerConfig *c, int argc, char **argv, char *const *envp, char *err, size_t errlen) {
     set_defaults(c);
     int brokers_from_flag = 0;
@@ -195,13 +221,20 @@ int config_parse(WorkerConfig *c, int argc, char **argv, char *const *envp, char
         snprintf(source, sizeof source, "%s", options[i].env);
         if (v && set_option(c, &options[i], v, source, err, errlen)) return -1;
     }
+    const char *mon = env_lookup(envp, "BUZZRADAR_MONITOR");
+    while (mon && *mon) { /* "key=value,key=value" */
+        size_t len = strcspn(mon, ",");
+        if (len && add_monitor_prop(c, mon, len, "BUZZRADAR_MONITOR", err, errlen)) return -1;
+        mon += len + (mon[len] == ',');
+    }
 
-    struct option longopts[NOPTIONS + 2];
+    struct option longopts[NOPTIONS + 3];
     for (int i = 0; i < NOPTIONS; i++)
         longopts[i] = (struct option){
             options[i].flag, options[i].kind == OPT_FLAG ? no_argument : required_argument, NULL, 256 + i};
     longopts[NOPTIONS] = (struct option){"help", no_argument, NULL, 'h'};
-    longopts[NOPTIONS + 1] = (struct option){NULL, 0, NULL, 0};
+    longopts[NOPTIONS + 1] = (struct option){"monitor", required_argument, NULL, 'M'};
+    longopts[NOPTIONS + 2] = (struct option){NULL, 0, NULL, 0};
     optind = 0; /* glibc: full re-initialisation, so that config_parse can run again */
     opterr = 0;
     for (;;) {
@@ -211,6 +244,8 @@ int config_parse(WorkerConfig *c, int argc, char **argv, char *const *envp, char
         if (ch == 'h') return 1;
         if (ch == 'X') {
             if (add_kafka_prop(c, optarg, err, errlen)) return -1;
+        } else if (ch == 'M') {
+            if (add_monitor_prop(c, optarg, strlen(optarg), "--monitor", err, errlen)) return -1;
         } else if (ch >= 256) {
             const Option *o = &options[ch - 256];
             snprintf(source, sizeof source, "--%s", o->flag);
@@ -218,6 +253,9 @@ int config_parse(WorkerConfig *c, int argc, char **argv, char *const *envp, char
             if (o->field == offsetof(WorkerConfig, brokers)) brokers_from_flag = 1;
         } else if (optopt == 'X') {
             errorf(err, errlen, "-X needs key=value");
+            return -1;
+        } else if (optopt == 'M') {
+            errorf(err, errlen, "--monitor needs key=value");
             return -1;
         } else if (optopt >= 256) {
             const Option *o = &options[optopt - 256];
@@ -267,6 +305,11 @@ void config_free(WorkerConfig *c) {
         free(c->kafka[i].value);
     }
     free(c->kafka);
+    for (int i = 0; i < c->nmonitor; i++) {
+        free(c->monitor[i].key);
+        free(c->monitor[i].value);
+    }
+    free(c->monitor);
     memset(c, 0, sizeof *c);
 }
 
@@ -294,6 +337,9 @@ void config_usage(FILE *out) {
     }
     fprintf(out, "  %-32s %s\n", "-X key=value",
             "any librdkafka property, for both clients; prefix consumer. or producer. for one");
+    fprintf(out, "  %-32s %s\n  %-32s [%s]\n", "--monitor key=value",
+            "a monitor threshold or setting (docs/alerts.md), e.g. surge_min_count=30; repeatable", "",
+            "BUZZRADAR_MONITOR: key=value,key=value");
     fprintf(out, "  %-32s %s\n", "-h, --help", "this text");
     config_free(&d);
 }

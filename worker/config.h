@@ -5,7 +5,10 @@
  * BUZZRADAR_THREADS); an empty variable counts as unset. Any librdkafka property
  * passes through with `-X key=value` (as kcat does), to the consumer and the producer
  * both, or to one of them with the prefix `consumer.` or `producer.`
- * (`-X producer.linger.ms=20`). `buzzradar run --help` lists everything. */
+ * (`-X producer.linger.ms=20`). Any monitor threshold or setting (worker/monitor.h,
+ * docs/alerts.md) passes through with `--monitor key=value` (repeatable), or in
+ * BUZZRADAR_MONITOR as a comma-separated list ("surge_min_count=10,eval_interval_ms=1000");
+ * flags are applied after the variable. `buzzradar run --help` lists everything. */
 #ifndef BUZZRADAR_CONFIG_H
 #define BUZZRADAR_CONFIG_H
 
@@ -23,6 +26,11 @@ typedef struct {
     char *key, *value;
     KafkaScope scope;
 } KafkaProp;
+
+/* A monitor setting (monitor_config_set): "surge_z" = "5". */
+typedef struct {
+    char *key, *value;
+} MonitorProp;
 
 typedef struct {
     /* Kafka */
@@ -42,8 +50,10 @@ typedef struct {
     int max_inflight;      /* consumed and not yet acknowledged; beyond it, reading stops */
     int max_message_bytes; /* larger input messages are dead-lettered as too_large */
     /* side services */
-    char *redis; /* redis://host:port/db or unix:///path; "none" disables Redis */
-    char *http;  /* ADDR:PORT of the HTTP endpoints */
+    char *redis;          /* redis://host:port/db or unix:///path; "none" disables Redis */
+    char *http;           /* ADDR:PORT of the HTTP endpoints */
+    MonitorProp *monitor; /* --monitor settings: BUZZRADAR_MONITOR's, then the flags' (nmonitor) */
+    int nmonitor;
     /* process */
     LogFormat log_format;
     LogLevel log_level;
@@ -55,7 +65,9 @@ typedef struct {
 /* Fills *c from defaults, then `envp` (a NULL-terminated "NAME=value" array, such as
  * environ; NULL for none), then the command line argv[1..argc) (argv[0] is the
  * subcommand name). Returns 0 on success; 1 when --help was given (print
- * config_usage); -1 on a usage error, with a one-line message in err. *c must be
+ * config_usage); -1 on a usage error, with a one-line message in err (also for a
+ * monitor setting that monitor_config_set refuses: unknown key, not a number; the
+ * values as a whole are checked when the monitor starts). *c must be
  * released with config_free in every case. */
 int config_parse(WorkerConfig *c, int argc, char **argv, char *const *envp, char *err, size_t errlen);
 

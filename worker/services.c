@@ -387,6 +387,8 @@ Services *services_new(const WorkerConfig *cfg, const Classifier *model, char *e
         mc.model_version = classifier_version(model);
         mc.on_alert = on_alert;
         mc.on_alert_ctx = s;
+        for (int i = 0; i < cfg->nmonitor; i++)
+            if (monitor_config_set(&mc, cfg->monitor[i].key, cfg->monitor[i].value, err, errlen)) goto fail;
         s->monitor = monitor_new(&mc, err, errlen);
         if (!s->monitor) goto fail;
         StoreOptions so;

@@ -1,5 +1,6 @@
 /* test_config.c — `buzzradar run` configuration: defaults, environment, flags (in
- * that order of precedence), -X pass-through to librdkafka, and usage errors. */
+ * that order of precedence), -X pass-through to librdkafka, monitor settings
+ * (--monitor, BUZZRADAR_MONITOR), and usage errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -229,6 +230,56 @@ static void usage_errors(void **state) {
     config_free(&c);
 }
 
+static void monitor_settings_pass_through(void **state) {
+    (void)state;
+    char *env[] = {"BUZZRADAR_MONITOR=surge_min_count=10,,eval_interval_ms=1000", NULL};
+    WorkerConfig c;
+    char err[256];
+    assert_int_equal(parse(&c,
+                           ARGC("--brokers", "b", "--monitor", "surge_z=5.5", "--monitor",
+                                "cooldown_ms.negative_surge=60000"),
+                           ARGV("--brokers", "b", "--monitor", "surge_z=5.5", "--monitor",
+                                "cooldown_ms.negative_surge=60000"),
+                           env, err),
+                     0);
+    const char *want[][2] = {{"surge_min_count", "10"},
+                             {"eval_interval_ms", "1000"},
+                             {"surge_z", "5.5"},
+                             {"cooldown_ms.negative_surge", "60000"}};
+    assert_int_equal(c.nmonitor, 4); /* the variable's first, then the flags', in order */
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(c.monitor[i].key, want[i][0]);
+        assert_string_equal(c.monitor[i].value, want[i][1]);
+    }
+    config_free(&c);
+    assert_null(c.monitor);
+
+    struct {
+        char *argv[6];
+        char *env;
+        const char *needle;
+    } bad[] = {
+        {{"run", "--brokers", "b", "--monitor", "surge_zz=1", NULL},
+         NULL,
+         "unknown monitor setting 'surge_zz'"},
+        {{"run", "--brokers", "b", "--monitor", "surge_z=4x", NULL}, NULL, "'4x' is not a valid number"},
+        {{"run", "--brokers", "b", "--monitor", "surge_z", NULL}, NULL, "expected key=value"},
+        {{"run", "--brokers", "b", "--monitor", NULL}, NULL, "--monitor needs key=value"},
+        {{"run", "--brokers", "b", NULL},
+         "BUZZRADAR_MONITOR=surge_z=1,cooldown_ms.bad_buzz=1",
+         "BUZZRADAR_MONITOR: unknown alert type"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int argc = 0;
+        while (argc < 6 && bad[i].argv[argc]) argc++;
+        char *benv[] = {bad[i].env, NULL};
+        int rc = parse(&c, argc, bad[i].argv, benv, err);
+        if (rc != -1 || !strstr(err, bad[i].needle))
+            fail_msg("case %zu: rc %d, err '%s' (wanted '%s')", i, rc, err, bad[i].needle);
+        config_free(&c);
+    }
+}
+
 static void help(void **state) {
     (void)state;
     WorkerConfig c;
@@ -239,8 +290,9 @@ static void help(void **state) {
     FILE *f = fmemopen(text, sizeof text - 1, "w");
     config_usage(f);
     fclose(f);
-    const char *needles[] = {"--brokers LIST", "BUZZRADAR_BROKERS", "--embedded",      "--topic-dlq",
-                             "tweets.dlq",     "-X key=value",      "BUZZRADAR_MODEL", "--log-format"};
+    const char *needles[] = {"--brokers LIST",      "BUZZRADAR_BROKERS", "--embedded",      "--topic-dlq",
+                             "tweets.dlq",          "-X key=value",      "BUZZRADAR_MODEL", "--log-format",
+                             "--monitor key=value", "BUZZRADAR_MONITOR"};
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
         if (!strstr(text, needles[i])) fail_msg("usage lacks '%s'", needles[i]);
 }
@@ -252,6 +304,7 @@ int main(void) {
         cmocka_unit_test(kafka_properties_pass_through),
         cmocka_unit_test(embedded_mode),
         cmocka_unit_test(usage_errors),
+        cmocka_unit_test(monitor_settings_pass_through),
         cmocka_unit_test(help),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
