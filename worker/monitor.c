@@ -859,6 +859,10 @@ int monitor_raise(Monitor *m, Alert *a) {
     monitor_replies_free(&r, 1);
     if (!won) {
         INC(m, suppressed);
+        const char *kv[] = {"type", alert_type_name(a->type), "severity", alert_severity_name(a->severity),
+                            NULL};
+        log_event(LOG_DEBUG, "alert_suppressed", kv, "%s fired but is cooling down (raised already)",
+                  alert_type_name(a->type));
         return 0;
     }
     if (a->type == ALERT_NEGATIVE_SURGE) describe_surge(m, a);
