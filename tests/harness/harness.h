@@ -128,7 +128,8 @@ int harness_redis_start(HarnessRedis *r);
 redisContext *harness_redis_connect(const HarnessRedis *r);
 
 /* Stops the server (SIGTERM, up to 5 s, then SIGKILL) and removes its directory.
- * Returns 0 when it exited cleanly, -1 otherwise; does nothing when not running. */
+ * Returns 0 when it exited cleanly, -1 otherwise; when not running it only removes the
+ * directory of a halted server (harness_redis_halt) and returns 0. */
 int harness_redis_stop(HarnessRedis *r);
 
 /* Ends a running server with signal sig (SIGTERM: a clean shutdown that closes every

@@ -62,19 +62,26 @@ static int harness_redis_spawn(HarnessRedis *r) {
     return 0;
 }
 
+/* Removes the server's directory (once) and forgets it. */
+static void harness_redis_forget_dir(HarnessRedis *r) {
+    if (!r->dir[0]) return;
+    harness_tmpdir_remove(r->dir);
+    r->dir[0] = '\0';
+}
+
 int harness_redis_start(HarnessRedis *r) {
     memset(r, 0, sizeof *r);
     if (harness_tmpdir_create("redis", r->dir, sizeof r->dir)) return -1;
     if (harness_path_join(r->socket_path, 108 /* sun_path */, r->dir, "redis.sock") ||
         harness_path_join(r->log_path, sizeof r->log_path, r->dir, "redis.log")) {
         fprintf(stderr, "harness: temporary directory path too long for a unix socket: %s\n", r->dir);
-        harness_tmpdir_remove(r->dir);
+        harness_redis_forget_dir(r);
         return -1;
     }
     memcpy(r->url, "unix://", 7);
     memcpy(r->url + 7, r->socket_path, strlen(r->socket_path) + 1);
     if (harness_redis_spawn(r)) {
-        harness_tmpdir_remove(r->dir);
+        harness_redis_forget_dir(r);
         return -1;
     }
     return 0;
@@ -94,7 +101,10 @@ redisContext *harness_redis_connect(const HarnessRedis *r) {
 }
 
 int harness_redis_stop(HarnessRedis *r) {
-    if (r->pid <= 0) return 0;
+    if (r->pid <= 0) { /* never started, stopped already, or halted */
+        harness_redis_forget_dir(r);
+        return 0;
+    }
     int status = harness_stop(r->pid, REDIS_STOP_MS);
     r->pid = 0;
     bool clean = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -102,7 +112,7 @@ int harness_redis_stop(HarnessRedis *r) {
         fprintf(stderr, "harness: redis-server did not exit cleanly (status 0x%x)\n", status);
         harness_print_tail("redis-server log", r->log_path);
     }
-    harness_tmpdir_remove(r->dir);
+    harness_redis_forget_dir(r);
     return clean ? 0 : -1;
 }
 

@@ -1,5 +1,6 @@
 /* test_harness.c — the test harness itself: child processes (redirection, environment,
  * exit status, timeouts, SIGKILL escalation), redis-server and mockbroker start/stop,
+ * a redis-server halted (SIGTERM, SIGKILL) and restarted on the same socket,
  * the broker's control socket, and that a test killed in any way leaves no server
  * running. */
 #include <setjmp.h>
@@ -137,6 +138,47 @@ static void redis_starts_without_persistence_and_stops(void **state) {
     assert_int_equal(errno, ESRCH);
     assert_false(path_exists(dir));
     assert_int_equal(harness_redis_stop(&r), 0); /* idempotent */
+}
+
+static void redis_halts_and_restarts_on_the_same_socket(void **state) {
+    (void)state;
+    HarnessRedis r;
+    assert_int_equal(harness_redis_start(&r), 0);
+    char url[sizeof r.url], dir[HARNESS_PATH_MAX];
+    snprintf(url, sizeof url, "%s", r.url);
+    snprintf(dir, sizeof dir, "%s", r.dir);
+    const int sigs[] = {SIGTERM, SIGKILL}; /* a clean stop removes the socket, a crash leaves it */
+    for (int i = 0; i < 2; i++) {
+        redisContext *c = harness_redis_connect(&r);
+        assert_non_null(c);
+        redisReply *reply = redisCommand(c, "SET bz:harness %d", i);
+        assert_int_equal(reply->type, REDIS_REPLY_STATUS);
+        freeReplyObject(reply);
+        pid_t pid = r.pid;
+        assert_int_equal(harness_redis_halt(&r, sigs[i]), 0);
+        assert_int_equal(r.pid, 0);
+        assert_int_equal(kill(pid, 0), -1);
+        redisFree(c);
+        struct timeval tv = {.tv_sec = 1};
+        c = redisConnectUnixWithTimeout(r.socket_path, tv);
+        assert_true(c == NULL || c->err); /* refused: nobody listens */
+        redisFree(c);
+        assert_int_equal(harness_redis_halt(&r, SIGTERM), -1); /* not running */
+
+        assert_int_equal(harness_redis_restart(&r), 0);
+        assert_true(r.pid > 0 && r.pid != pid);
+        assert_string_equal(r.url, url);
+        assert_int_equal(harness_redis_restart(&r), -1); /* running already */
+        c = harness_redis_connect(&r);
+        assert_non_null(c);
+        reply = redisCommand(c, "EXISTS bz:harness");
+        assert_int_equal(reply->integer, 0); /* a fresh, empty server */
+        freeReplyObject(reply);
+        redisFree(c);
+    }
+    assert_int_equal(harness_redis_halt(&r, SIGKILL), 0);
+    assert_int_equal(harness_redis_stop(&r), 0); /* removes the halted server's directory */
+    assert_false(path_exists(dir));
 }
 
 static void broker_starts_with_topics_and_obeys_commands(void **state) {
@@ -311,6 +353,7 @@ int main(void) {
         cmocka_unit_test(spawn_reports_what_cannot_start),
         cmocka_unit_test(wait_times_out_and_stop_escalates_to_sigkill),
         cmocka_unit_test(redis_starts_without_persistence_and_stops),
+        cmocka_unit_test(redis_halts_and_restarts_on_the_same_socket),
         cmocka_unit_test(broker_starts_with_topics_and_obeys_commands),
         cmocka_unit_test(servers_die_with_a_sigkilled_or_exiting_test),
         cmocka_unit_test(stop_all_stops_everything_started),
