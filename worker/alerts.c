@@ -125,6 +125,7 @@ void alert_rules_default(AlertRules *r) {
     r->baseline_day_tau_min = 1440;
     r->baseline_min_minutes = 30;
     r->skew_share = 0.80;
+    r->skew_z = 2.0;
     r->skew_min_count = 100;
     r->oov_share = 0.10;
     r->oov_min_tokens = 1000;
@@ -157,8 +158,8 @@ int alert_rules_check(const AlertRules *r, char *err, size_t errlen) {
     else if (!(r->skew_share > 0.5 && r->skew_share <= 1) || !(r->oov_share > 0 && r->oov_share <= 1) ||
              !(r->error_rate > 0 && r->error_rate <= 1) || !(r->surge_min_rise >= 0 && r->surge_min_rise < 1))
         bad = "shares must be in (0, 1] (skew above 0.5)";
-    else if (!(r->surge_z > 0) || !(r->confidence_drop > 0) || !(r->length_shift > 0))
-        bad = "z, confidence drop and length shift must be positive";
+    else if (!(r->surge_z > 0) || !(r->skew_z >= 0) || !(r->confidence_drop > 0) || !(r->length_shift > 0))
+        bad = "z, confidence drop and length shift must be positive (skew_z may be 0)";
     else if (!(r->baseline_hour_tau_min > 0) || !(r->baseline_day_tau_min > 0) || r->baseline_min_minutes < 1)
         bad = "baseline time constants must be positive";
     else if (!(r->latency_warn_ms > 0) || !(r->latency_crit_ms >= r->latency_warn_ms))
@@ -231,6 +232,8 @@ static int skew_rule(const AlertRules *r, const AlertInputs *in, Alert *out) {
     int64_t major = w->neg * 2 >= w->n ? w->neg : w->n - w->neg;
     double share = (double)major / (double)w->n;
     if (!(share > r->skew_share)) return 0;
+    /* the share's noise alone exceeds the threshold now and then on a small window */
+    if (alert_binomial_z((double)major, (double)w->n, r->skew_share) < r->skew_z) return 0;
     char win[32];
     alert_begin(out, ALERT_PREDICTION_SKEW, ALERT_WARNING, in->now_ms, r->window_ms);
     out->value = share;

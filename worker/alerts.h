@@ -12,7 +12,10 @@
  *                                      a negative share >= 0.15 above its baseline with a
  *                                      binomial z >= 4, AND a negative count above the
  *                                      baseline's expectation with a Poisson z >= 4
- *   prediction_skew          warning   > 80% of >= 100 predictions in one class (5 min)
+ *   prediction_skew          warning   > 80% of >= 100 predictions in one class (5 min), and
+ *                                      significantly so: the binomial z of the major class
+ *                                      against 80% >= 2 (a 69%-positive stream must not page
+ *                                      on the noise of a quiet night's 100 tweets)
  *   vocabulary_drift         warning   > 10% of >= 1000 tokens unknown to the model (5 min)
  *   confidence_drop          warning   mean confidence of >= 100 tweets 0.10 below the day
  *                                      baseline (5 min)
@@ -142,6 +145,7 @@ typedef struct {
     int64_t baseline_min_minutes; /* 30 minutes of traffic before baseline rules fire */
     /* prediction_skew */
     double skew_share;      /* 0.80 */
+    double skew_z;          /* 2.0: binomial z of the major class's count against skew_share (0: none) */
     int64_t skew_min_count; /* 100 */
     /* vocabulary_drift */
     double oov_share;       /* 0.10 */
