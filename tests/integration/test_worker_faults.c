@@ -183,23 +183,29 @@ static void a_killed_redis_is_used_again_once_restarted(void **state) {
     /* a new redis-server on the same socket: predictions and windows are written again */
     assert_int_equal(harness_redis_restart(&f->redis), 0);
     assert_int_equal(redis_key_count(f, "bz:*"), 0);
-    int64_t t1 = harness_now_ms(), deadline = t1 + 20000;
-    int i = 0, found = 0;
-    while (!found && harness_now_ms() < deadline) { /* a tweet every 200 ms until one is stored */
+    /* a tweet every 200 ms until one is stored and the windows count tweets again: the
+     * monitor's connection may still be backing off (up to 5 s) after the store's is back,
+     * and what it is handed meanwhile is dropped (docs/alerts.md, "When Redis is down") */
+    int64_t t1 = harness_now_ms(), deadline = t1 + 20000, stored_ms = -1, windows_ms = -1;
+    int i = 0;
+    while ((stored_ms < 0 || windows_ms < 0) && harness_now_ms() < deadline) {
         char id[32];
         snprintf(id, sizeof id, "post%d", i);
         wf_produce_tweets(f, n.in, "post", i, 1);
         harness_sleep_ms(200);
-        found = pred_exists(f, id);
+        if (stored_ms < 0 && pred_exists(f, id)) stored_ms = harness_now_ms() - t1;
+        if (windows_ms < 0 && redis_key_count(f, "bz:win:{vol}:s:*") &&
+            redis_key_count(f, "bz:win:{vol}:m:*"))
+            windows_ms = harness_now_ms() - t1;
         i++;
     }
-    if (!found) {
+    if (stored_ms < 0 || windows_ms < 0) {
         harness_print_tail("worker log", log);
-        fail_msg("no prediction stored within 20 s of Redis listening again");
+        fail_msg("within 20 s of Redis listening again: predictions %s, windows %s",
+                 stored_ms < 0 ? "not stored" : "stored", windows_ms < 0 ? "not updated" : "updated");
     }
-    printf("predictions stored again %lld ms after the restart\n", (long long)(harness_now_ms() - t1));
-    wait_keys(f, "bz:win:{vol}:s:*", 10000, log);
-    wait_keys(f, "bz:win:{vol}:m:*", 1000, log);
+    printf("after the restart: predictions stored again in %lld ms, windows updated in %lld ms\n",
+           (long long)stored_ms, (long long)windows_ms);
     wf_wait_log(log, "\"event\":\"monitor_resumed\"", 1, 10000);
     wf_wait_metric(f, port, "buzzradar_redis_up", 1, 10000, log);
     wait_all_scored(f, n.out, "post", i, 30000, log);
