@@ -18,6 +18,7 @@
 #include "worker/http.h"
 #include "worker/log.h"
 #include "worker/monitor.h"
+#include "worker/ratelimit_redis.h"
 #include "worker/redis_store.h"
 #include "worker/worker_metrics.h"
 
@@ -49,6 +50,7 @@ struct Services {
     Pipeline *pipeline;
     PipelineStore *store;
     HttpServer *http;
+    RateLimitRedis *rate; /* the HTTP limiter shared by the replicas; NULL without Redis */
     Consumer *feedback;
 
     pthread_mutex_t acc_mu;
@@ -64,6 +66,7 @@ struct Services {
     atomic_int redis_up;
     PipelineStats last; /* services thread: the previous pipeline_stats */
     StoreStats last_store;
+    uint64_t last_produce_errors, last_other_redis_errors; /* services thread */
 };
 
 /* ---- inference threads --------------------------------------------------------------- */
@@ -153,6 +156,11 @@ static void http_status(void *ctx, HttpStatus *out) {
     snprintf(out->model_version, sizeof out->model_version, "%s", classifier_version(s->model));
 }
 
+static HttpRateVerdict http_rate_check(void *ctx, const char *ip, int64_t now_ms, int limit,
+                                       int *retry_after_s) {
+    return ratelimit_redis_check(((Services *)ctx)->rate, ip, now_ms, limit, retry_after_s);
+}
+
 static const char *http_model_info(void *ctx) { return classifier_header_json(((Services *)ctx)->model); }
 
 static int http_predict(void *ctx, const char *const *texts, const size_t *lens, int n, float *p_positive,
@@ -203,7 +211,7 @@ static int http_feedback(void *ctx, const char *id, size_t id_len, int positive,
 static void on_alert(const Alert *alert, const char *json, void *ctx) {
     Services *s = ctx;
     const char *type = alert_type_name(alert->type);
-    prom_counter_inc(worker_metrics_alert(&s->metrics, type));
+    prom_counter_inc(worker_metrics_alert_type(&s->metrics, alert->type));
     rd_kafka_resp_err_t err = producer_alert(pipeline_producer(s->pipeline), type, json, strlen(json));
     const char *kv[] = {"type", type, "topic", s->cfg->topic_alerts, NULL};
     if (err)
@@ -213,7 +221,30 @@ static void on_alert(const Alert *alert, const char *json, void *ctx) {
         log_event(LOG_INFO, "alert_published", kv, "%s published to %s", type, s->cfg->topic_alerts);
 }
 
-/* pipeline_stats and the store's counters -> metrics (deltas since the last call). */
+/* Failed Redis calls and error replies of the monitor, the feedback store and the
+ * HTTP rate limiter, since they were created. */
+static uint64_t other_redis_errors(Services *s) {
+    uint64_t n = 0;
+    if (s->monitor) {
+        MonitorStats ms;
+        monitor_stats(s->monitor, &ms);
+        n += ms.batches_dropped + ms.evaluations_failed + ms.reply_errors;
+    }
+    if (s->feedback_store) {
+        StoreStats fs;
+        store_stats(s->feedback_store, &fs);
+        n += fs.batches_failed + fs.reply_errors;
+    }
+    if (s->rate) {
+        RateLimitRedisStats rs;
+        ratelimit_redis_stats(s->rate, &rs);
+        n += rs.unavailable + rs.reply_errors;
+    }
+    return n;
+}
+
+/* pipeline_stats, the producer's and the Redis clients' counters -> metrics (deltas
+ * since the last call). */
 static void sync_stats(Services *s, int64_t *failed) {
     WorkerMetrics *m = &s->metrics;
     PipelineStats st;
@@ -229,6 +260,12 @@ static void sync_stats(Services *s, int64_t *failed) {
     }
     prom_gauge_set(m->assigned_partitions, st.assigned);
     s->last = st;
+    uint64_t perr = producer_errors(pipeline_producer(s->pipeline));
+    prom_counter_add(m->produce_errors_total, perr - s->last_produce_errors);
+    s->last_produce_errors = perr;
+    uint64_t rerr = other_redis_errors(s);
+    prom_counter_add(m->redis_errors_total, rerr - s->last_other_redis_errors);
+    s->last_other_redis_errors = rerr;
     if (!s->store) return;
     StoreStats ss;
     pipeline_store_stats(s->store, &ss);
@@ -325,6 +362,7 @@ static void poll_feedback(Services *s) {
             DeadLetter d = {m->key,       m->key_len, m->payload, m->len, reason, rd_kafka_topic_name(m->rkt),
                             m->partition, m->offset};
             rd_kafka_resp_err_t err = producer_dead_letter(pipeline_producer(s->pipeline), &d, NULL);
+            if (!err) prom_counter_inc(worker_metrics_dlq(&s->metrics, reason));
             const char *kv[] = {"reason", reason, NULL};
             log_event(err ? LOG_ERROR : LOG_WARN, "feedback_invalid", kv,
                       "malformed feedback dead-lettered (%s)%s", reason,
@@ -414,11 +452,19 @@ int services_start(Services *s, Pipeline *p, PipelineStore *store, const char *b
         http_config_default(&hc);
         hc.listen = listen;
         s->predict_batch = classifier_batch_new(s->model, hc.max_texts);
+        if (strcmp(s->cfg->redis, "none")) {
+            RateLimitRedisOptions ro;
+            ratelimit_redis_options_default(&ro);
+            ro.url = s->cfg->redis;
+            s->rate = ratelimit_redis_new(&ro, err, errlen);
+            if (!s->rate) return -1;
+        }
         HttpHooks hh = {.ctx = s,
                         .status = http_status,
                         .model_info = http_model_info,
                         .predict = http_predict,
-                        .feedback = http_feedback};
+                        .feedback = http_feedback,
+                        .rate_check = s->rate ? http_rate_check : NULL};
         s->http = http_server_start(&hc, &hh, s->registry, err, errlen);
         if (!s->http) return -1;
         char port[16];
@@ -465,6 +511,7 @@ void services_free(Services *s) {
     services_stop(s);
     monitor_free(s->monitor);
     store_free(s->feedback_store);
+    ratelimit_redis_free(s->rate);
     if (s->predict_batch) classifier_batch_free(s->predict_batch);
     prom_registry_free(s->registry);
     pthread_mutex_destroy(&s->acc_mu);

@@ -7,7 +7,10 @@
  *   services thread    every ~100 ms: pipeline_stats -> counters and gauges; the
  *                      accumulator -> monitor_observe_batch; monitor_tick; the
  *                      feedback topic -> feedback_handle (malformed: dead letter)
- *   HTTP threads       status, model info, predict (one ClassifierBatch under a mutex)
+ *   HTTP threads       status, model info, predict (one ClassifierBatch under a mutex),
+ *                      rate_check (ratelimit_redis.h: its own pool of Redis connections,
+ *                      shared by the replicas; when it cannot answer, the server's
+ *                      in-process limiter decides)
  *
  * The Monitor and the feedback consumer belong to the services thread only. The
  * feedback consumer joins the group "<group>.feedback" (its own group: its joins and
