@@ -111,12 +111,12 @@ static RlConn *rl_take(RateLimitRedis *l) {
         if (pthread_mutex_trylock(&c->mu) == 0) return c;
     }
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     int64_t ns = until.tv_nsec + (int64_t)l->lock_wait_ms * 1000000;
     until.tv_sec += (time_t)(ns / 1000000000);
     until.tv_nsec = (long)(ns % 1000000000);
     RlConn *c = &l->conn[start];
-    return pthread_mutex_timedlock(&c->mu, &until) == 0 ? c : NULL;
+    return pthread_mutex_clocklock(&c->mu, CLOCK_MONOTONIC, &until) == 0 ? c : NULL;
 }
 
 HttpRateVerdict ratelimit_redis_check(void *limiter, const char *ip, int64_t now_ms, int limit,
