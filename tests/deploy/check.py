@@ -115,6 +115,8 @@ KNOWN_METRICS = {
     "buzzradar_assigned_partitions": ("gauge", {}),
     "buzzradar_redis_up": ("gauge", {}),
     "buzzradar_model_info": ("gauge", {"model": None, "version": None}),
+    "buzzradar_feedback_retries_total": ("counter", {}),
+    "buzzradar_feedback_waiting": ("gauge", {}),
     "buzzradar_http_requests_total": ("counter", {"code": None}),
 }
 TARGET_LABELS = {"job", "instance", "namespace", "pod"}  # added by Prometheus' scrape
