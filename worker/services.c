@@ -15,6 +15,7 @@
 #include "model/metrics.h"
 #include "model/util.h"
 #include "worker/feedback.h"
+#include "worker/feedback_queue.h"
 #include "worker/http.h"
 #include "worker/log.h"
 #include "worker/monitor.h"
@@ -52,6 +53,9 @@ struct Services {
     HttpServer *http;
     RateLimitRedis *rate; /* the HTTP limiter shared by the replicas; NULL without Redis */
     Consumer *feedback;
+    FeedbackQueue *feedback_queue; /* services thread: feedback held until recorded */
+    FeedbackQueueStats last_feedback;
+    int feedback_deferred; /* 1 while feedback waits for Redis (logged once per outage) */
 
     pthread_mutex_t acc_mu;
     Accumulator acc;   /* filled by the inference threads under acc_mu */
@@ -312,53 +316,65 @@ static void flush_monitor(Services *s, int64_t failed) {
     monitor_tick(s->monitor, now);
 }
 
-/* Decodes {"id":"...","label":"positive|negative"|0|1[,"text":"..."]}. Returns 0, or -1
- * with a reason code for the dead-letter header. */
-static int feedback_decode(const cJSON *j, FeedbackItem *it, const char **reason) {
-    if (!cJSON_IsObject(j)) return *reason = "invalid_json", -1;
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
-    const cJSON *label = cJSON_GetObjectItemCaseSensitive(j, "label");
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
-    if (!cJSON_IsString(id) || !id->valuestring[0]) return *reason = "missing_id", -1;
-    if (cJSON_IsString(label) && !strcmp(label->valuestring, "positive"))
-        it->positive = 1;
-    else if (cJSON_IsString(label) && !strcmp(label->valuestring, "negative"))
-        it->positive = 0;
-    else if (cJSON_IsNumber(label) && (label->valuedouble == 0 || label->valuedouble == 1))
-        it->positive = label->valuedouble == 1;
-    else
-        return *reason = "invalid_label", -1;
-    it->id = id->valuestring;
-    it->id_len = strlen(id->valuestring);
-    it->text = cJSON_IsString(text) ? text->valuestring : NULL;
-    it->text_len = it->text ? strlen(it->text) : 0;
-    return 0;
-}
-
 static const int feedback_metric[FEEDBACK_OUTCOMES] = {WM_FEEDBACK_CORRECT, WM_FEEDBACK_MISCLASSIFIED,
                                                        WM_FEEDBACK_UNKNOWN, -1, -1};
 
-/* Reads up to FEEDBACK_CHUNK feedback messages (waiting up to SERVICES_TICK_MS for the
- * first), handles them, dead-letters the malformed ones and stores their offsets. */
+/* Stores the feedback offsets that became committable (the queue's low watermarks). */
+static void store_feedback_offsets(Services *s) {
+    OffsetCommit oc[64];
+    int k;
+    while ((k = feedback_queue_collect(s->feedback_queue, oc, 64)) > 0)
+        for (int i = 0; i < k; i++) consumer_store(s->feedback, oc[i].partition, oc[i].next);
+}
+
+/* The feedback consumer's on_revoke (inside consumer_poll or consumer_close, on the
+ * services thread): store what was recorded, then give up what is held. */
+static void feedback_on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts, int lost) {
+    Services *s = ctx;
+    if (!lost) store_feedback_offsets(s);
+    for (int i = 0; i < parts->cnt; i++) feedback_queue_forget(s->feedback_queue, parts->elems[i].partition);
+}
+
+/* The queue's counters -> metrics (deltas since the last call), and its outage logs. */
+static void sync_feedback(Services *s, int rc) {
+    FeedbackQueueStats st;
+    feedback_queue_stats(s->feedback_queue, &st);
+    for (int o = 0; o < FEEDBACK_OUTCOMES; o++)
+        if (feedback_metric[o] >= 0)
+            prom_counter_add(&s->metrics.feedback_total[feedback_metric[o]],
+                             st.outcomes[o] - s->last_feedback.outcomes[o]);
+    prom_counter_add(s->metrics.feedback_retries_total,
+                     st.attempts_failed - s->last_feedback.attempts_failed);
+    prom_gauge_set(s->metrics.feedback_waiting, st.waiting);
+    s->last_feedback = st;
+    char n[24];
+    snprintf(n, sizeof n, "%d", st.waiting);
+    const char *kv[] = {"waiting", n, NULL};
+    if (rc == MONITOR_UNAVAILABLE && !s->feedback_deferred) {
+        s->feedback_deferred = 1;
+        log_event(LOG_WARN, "feedback_deferred", kv,
+                  "Redis unavailable: %d feedback messages kept, not committed, retried with back-off",
+                  st.waiting);
+    } else if (s->feedback_deferred && rc > 0) {
+        s->feedback_deferred = 0;
+        log_event(LOG_INFO, "feedback_resumed", kv, "Redis back: held feedback recorded (%d still waiting)",
+                  st.waiting);
+    }
+}
+
+/* Reads up to FEEDBACK_CHUNK feedback messages while the queue has room (waiting up to
+ * SERVICES_TICK_MS for the first; only serving the consumer's events when it has none),
+ * dead-letters the malformed ones, records what the back-off allows, and stores the
+ * offsets of what is done. */
 static void poll_feedback(Services *s) {
-    rd_kafka_message_t *msgs[FEEDBACK_CHUNK];
-    cJSON *docs[FEEDBACK_CHUNK];
-    FeedbackItem items[FEEDBACK_CHUNK];
-    FeedbackOutcome out[FEEDBACK_CHUNK];
-    int n = 0, k = 0;
-    while (n < FEEDBACK_CHUNK) {
-        rd_kafka_message_t *m = consumer_poll(s->feedback, 1, n ? 0 : SERVICES_TICK_MS);
+    int room = feedback_queue_room(s->feedback_queue);
+    int want = room < FEEDBACK_CHUNK ? room : FEEDBACK_CHUNK;
+    for (int n = 0; n < (want ? want : 1); n++) {
+        rd_kafka_message_t *m = consumer_poll(s->feedback, want > 0, n ? 0 : SERVICES_TICK_MS);
         if (!m) break;
-        if (m->err) {
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        msgs[n] = m;
-        docs[n] = cJSON_ParseWithLength(m->payload, m->len);
-        const char *reason = "invalid_json";
-        if (docs[n] && !feedback_decode(docs[n], &items[k], &reason)) {
-            k++;
-        } else {
+        const char *reason = NULL;
+        if (!m->err && feedback_queue_push(s->feedback_queue, m->partition, m->offset, m->payload, m->len,
+                                           &reason) == 1) {
             DeadLetter d = {m->key,       m->key_len, m->payload, m->len, reason, rd_kafka_topic_name(m->rkt),
                             m->partition, m->offset};
             rd_kafka_resp_err_t err = producer_dead_letter(pipeline_producer(s->pipeline), &d, NULL);
@@ -368,21 +384,11 @@ static void poll_feedback(Services *s) {
                       "malformed feedback dead-lettered (%s)%s", reason,
                       err ? ": cannot enqueue the dead letter" : "");
         }
-        n++;
+        rd_kafka_message_destroy(m);
     }
-    if (k) {
-        int rc = feedback_handle(s->monitor, s->feedback_store, items, k, util_wall_ms(), out);
-        if (rc == MONITOR_UNAVAILABLE)
-            log_event(LOG_WARN, "feedback_unavailable", NULL, "Redis unavailable: feedback not recorded");
-        for (int i = 0; i < k; i++)
-            if (feedback_metric[out[i]] >= 0)
-                prom_counter_inc(&s->metrics.feedback_total[feedback_metric[out[i]]]);
-    }
-    for (int i = 0; i < n; i++) {
-        consumer_store(s->feedback, msgs[i]->partition, msgs[i]->offset + 1);
-        cJSON_Delete(docs[i]);
-        rd_kafka_message_destroy(msgs[i]);
-    }
+    int rc = feedback_queue_run(s->feedback_queue, util_wall_ms());
+    sync_feedback(s, rc);
+    store_feedback_offsets(s);
 }
 
 static void *services_main(void *arg) {
@@ -434,6 +440,10 @@ Services *services_new(const WorkerConfig *cfg, const Classifier *model, char *e
         so.max_batch = FEEDBACK_CHUNK;
         s->feedback_store = store_new(&so, err, errlen);
         if (!s->feedback_store) goto fail;
+        FeedbackQueueConfig fq;
+        feedback_queue_config_default(&fq);
+        s->feedback_queue = feedback_queue_new(s->monitor, s->feedback_store, &fq, err, errlen);
+        if (!s->feedback_queue) goto fail;
     }
     return s;
 fail:
@@ -483,7 +493,8 @@ int services_start(Services *s, Pipeline *p, PipelineStore *store, const char *b
             rd_kafka_conf_destroy(conf);
             return -1;
         }
-        s->feedback = consumer_new(conf, s->cfg->topic_feedback, NULL, err, errlen);
+        ConsumerHooks ch = {.ctx = s, .on_revoke = feedback_on_revoke};
+        s->feedback = consumer_new(conf, s->cfg->topic_feedback, &ch, err, errlen);
         if (!s->feedback) return -1;
     }
     if (pthread_create(&s->thread, NULL, services_main, s)) {
@@ -509,6 +520,7 @@ void services_stop(Services *s) {
 void services_free(Services *s) {
     if (!s) return;
     services_stop(s);
+    feedback_queue_free(s->feedback_queue); /* held feedback is read again by the next worker */
     monitor_free(s->monitor);
     store_free(s->feedback_store);
     ratelimit_redis_free(s->rate);

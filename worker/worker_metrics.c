@@ -81,6 +81,17 @@ int worker_metrics_init(WorkerMetrics *m, PromRegistry *r, char *err, size_t err
             return -1;
         }
     }
+    m->feedback_retries_total = prom_counter_register(
+        r, "buzzradar_feedback_retries_total",
+        "Feedback handling attempts that found Redis unavailable (the messages are kept and retried).", NULL,
+        NULL, 0);
+    m->feedback_waiting =
+        prom_gauge_register(r, "buzzradar_feedback_waiting",
+                            "Feedback messages read and held until Redis records them.", NULL, NULL, 0);
+    if (!m->feedback_retries_total || !m->feedback_waiting) {
+        snprintf(err, errlen, "worker metrics: %s", prom_registry_error(r));
+        return -1;
+    }
     return 0;
 }
 

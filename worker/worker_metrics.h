@@ -70,6 +70,9 @@ typedef struct {
     PromGauge *redis_up;            /* 1 when the last Redis round trip worked, else 0 */
 
     PromInfo *model_info; /* buzzradar_model_info{model,version} 1 */
+
+    PromCounter *feedback_retries_total; /* feedback attempts that found Redis unavailable (kept, retried) */
+    PromGauge *feedback_waiting;         /* feedback messages held until Redis records them */
 } WorkerMetrics;
 
 /* Registers the whole set into r (which must not already hold it) and points m's

@@ -116,6 +116,8 @@ KNOWN_METRICS = {
     "buzzradar_assigned_partitions": ("gauge", {}),
     "buzzradar_redis_up": ("gauge", {}),
     "buzzradar_model_info": ("gauge", {"model": None, "version": None}),
+    "buzzradar_feedback_retries_total": ("counter", {}),
+    "buzzradar_feedback_waiting": ("gauge", {}),
     "buzzradar_http_requests_total": ("counter", {"code": None}),
     "buzzradar_http_rate_limit_fallbacks_total": ("counter", {}),
 }
