@@ -73,11 +73,18 @@ static void a_restart_rescores_only_the_uncommitted_tail(void **state) {
     const char *extra[] = {"--threads", "1", "--batch-max", "8", "--max-inflight", "64", NULL};
     pid_t w = wf_worker_start(f, &n, "tail.log", extra, log, sizeof log);
     wf_wait_count(f, n.out, N / 5, 60000, log);
+    /* kill it once its first commit has landed (auto-commit runs every 200 ms; on a
+     * loaded machine the first one can come after N/5 tweets were scored) */
+    int64_t committed[WF_PARTITIONS], committed_total = 0;
+    for (int64_t until = harness_now_ms() + 15000; committed_total == 0 && harness_now_ms() < until;) {
+        wf_committed(f, n.group, n.in, committed);
+        for (int p = 0; p < WF_PARTITIONS; p++) committed_total += committed[p] > 0 ? committed[p] : 0;
+        if (committed_total == 0) harness_sleep_ms(50);
+    }
     wf_worker_kill(w);
     int64_t scored_before = wf_topic_count(f, n.out);
-    int64_t committed[WF_PARTITIONS];
-    wf_committed(f, n.group, n.in, committed);
-    int64_t committed_total = 0;
+    wf_committed(f, n.group, n.in, committed); /* again: a commit may have landed meanwhile */
+    committed_total = 0;
     for (int p = 0; p < WF_PARTITIONS; p++) committed_total += committed[p] > 0 ? committed[p] : 0;
     assert_true(committed_total > 0); /* commits happened while it ran */
     assert_true(committed_total <= scored_before);
