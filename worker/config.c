@@ -311,7 +311,7 @@ static const KafkaDefault kafka_defaults[] = {
     {KAFKA_CONSUMER, "enable.auto.commit", "true"}, /* commits what the pipeline stored */
     {KAFKA_CONSUMER, "fetch.wait.max.ms", "10"},    /* a quiet stream is not held back 500 ms */
     {KAFKA_PRODUCER, "message.timeout.ms", "0"},    /* retry until delivered: no loss */
-    {KAFKA_PRODUCER, "linger.ms", "5"},
+    {KAFKA_PRODUCER, "linger.ms", "1"},
 };
 
 static const KafkaDefault kafka_required[] = {
