@@ -16,7 +16,13 @@ struct Producer {
     rd_kafka_topic_t *scored, *dlq, *alerts;
     ProducerOptions o;
     atomic_int fatal;
+    atomic_ullong errors; /* producer_errors */
 };
+
+/* A delivery report's error that counts as a failed produce (purges are requested). */
+static int producer_is_failure(rd_kafka_resp_err_t err) {
+    return err && err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
@@ -25,6 +31,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                         : m->rkt == p->dlq    ? PRODUCED_DEAD_LETTER
                         : m->rkt == p->alerts ? PRODUCED_ALERT
                                               : PRODUCED_OTHER;
+    if (producer_is_failure(m->err)) atomic_fetch_add_explicit(&p->errors, 1, memory_order_relaxed);
     if (p->o.on_delivery) p->o.on_delivery(p->o.ctx, kind, m->_private, m->err);
 }
 
@@ -83,7 +90,10 @@ static rd_kafka_resp_err_t produce_waiting(Producer *p, const rd_kafka_vu_t *vus
         if (!error) return RD_KAFKA_RESP_ERR_NO_ERROR;
         rd_kafka_resp_err_t err = rd_kafka_error_code(error);
         rd_kafka_error_destroy(error);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || waited >= p->o.queue_full_wait_ms) return err;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || waited >= p->o.queue_full_wait_ms) {
+            atomic_fetch_add_explicit(&p->errors, 1, memory_order_relaxed);
+            return err;
+        }
         nanosleep(&(struct timespec){0, 1000000L}, NULL);
     }
 }
@@ -150,6 +160,8 @@ void producer_purge(Producer *p) {
 }
 
 int producer_outstanding(Producer *p) { return rd_kafka_outq_len(p->rk); }
+
+uint64_t producer_errors(const Producer *p) { return atomic_load_explicit(&p->errors, memory_order_relaxed); }
 
 int producer_fatal(Producer *p, char *buf, size_t len) {
     if (!atomic_load(&p->fatal)) return 0;

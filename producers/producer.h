@@ -96,6 +96,10 @@ void producer_purge(Producer *p);
 /* Messages and requests not yet acknowledged. */
 int producer_outstanding(Producer *p);
 
+/* Messages that failed since creation: refused by a produce call (no report comes for
+ * them) plus delivery reports with an error other than a purge. Any thread. */
+uint64_t producer_errors(const Producer *p);
+
 /* Non-zero once librdkafka raised a fatal error (the idempotent producer can no
  * longer guarantee ordering or no-duplicates); its reason is copied into buf. */
 int producer_fatal(Producer *p, char *buf, size_t len);

@@ -101,9 +101,13 @@ static int record_chunk(Monitor *m, const FeedbackItem *items, const StorePredic
             hs[h] = "model_version", hl[h++] = NOLEN;
             hs[h] = pred[i].model_version, hl[h++] = NOLEN;
         }
-        if (it->text) {
+        /* The message's own text, else the text scored with the prediction. */
+        const char *text = it->text;
+        size_t text_len = it->text_len;
+        if (!text && found[i] && pred[i].text_len > 0) text = pred[i].text, text_len = pred[i].text_len;
+        if (text) {
             hs[h] = "text", hl[h++] = NOLEN;
-            hs[h] = it->text, hl[h++] = it->text_len;
+            hs[h] = text, hl[h++] = text_len;
         }
         chunk_add(c, MLUA_PLAIN, 0, h, hs, hl);
         const char *ex[] = {"PEXPIRE", c->record[i], c->fb_ttl};

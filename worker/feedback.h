@@ -13,9 +13,10 @@
  *                                         (predicted label 0/1), p_positive, model_version,
  *                                         at (ms of the latest feedback)   TTL feedback_ttl_ms
  *   bz:fb:index                     zset  tweet id -> ms of its first feedback (same TTL)
- * The prediction store does not keep tweet texts, so a correction has a text only when
- * the feedback message carries one ({"id","label","text"}); export skips (and counts)
- * corrections without text.
+ * A correction's text is the feedback message's own ({"id","label","text"}) when it has
+ * one, else the raw text the prediction store kept with the prediction (redis_store.h),
+ * so every correction of a tweet scored in the last 24 h has a text; export skips (and
+ * counts) the others (never scored, or scored by a worker that did not keep texts).
  *
  * Every write is idempotent per tweet id, so a message handled again (a replay, or a
  * retry after Redis was unavailable) changes nothing but the correction's latest label. */

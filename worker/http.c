@@ -178,6 +178,7 @@ static int http_rate_ok(HttpServer *s, struct MHD_Connection *c, enum MHD_Result
     int retry = 0;
     HttpRateVerdict v = HTTP_RATE_UNKNOWN;
     if (s->hooks.rate_check) v = s->hooks.rate_check(s->hooks.ctx, ip, now, s->cfg.rate_limit, &retry);
+    if (v == HTTP_RATE_UNKNOWN && s->hooks.rate_check && s->fallbacks) prom_counter_inc(s->fallbacks);
     if (v == HTTP_RATE_UNKNOWN)
         v = http_ratelimit_check(s->limit, ip, now, s->cfg.rate_limit, &retry) ? HTTP_RATE_ALLOW
                                                                                : HTTP_RATE_LIMITED;
@@ -431,7 +432,12 @@ HttpServer *http_server_start(const HttpConfig *cfg, const HttpHooks *hooks, Pro
         s->requests = prom_counter_register(metrics, "buzzradar_http_requests_total",
                                             "HTTP requests answered, by status code.", "code",
                                             http_code_names, HTTP_NCODES);
-        if (!s->requests) {
+        if (s->requests)
+            s->fallbacks = prom_counter_register(
+                metrics, "buzzradar_http_rate_limit_fallbacks_total",
+                "Rate-limit decisions taken in memory because the shared (Redis) limiter could not answer.",
+                NULL, NULL, 0);
+        if (!s->requests || !s->fallbacks) {
             snprintf(err, errlen, "http metrics: %s", prom_registry_error(metrics));
             free(s);
             return NULL;

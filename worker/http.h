@@ -105,7 +105,9 @@ int http_parse_listen(const char *spec, struct sockaddr_storage *out, socklen_t 
 
 /* Starts serving on cfg->listen in background threads. metrics may be NULL (GET
  * /metrics then answers 503); when given, the server registers
- * buzzradar_http_requests_total{code} in it (so one registry hosts one server) and
+ * buzzradar_http_requests_total{code} and buzzradar_http_rate_limit_fallbacks_total
+ * (requests rate_check answered HTTP_RATE_UNKNOWN for) in it (so one registry hosts
+ * one server) and
  * must outlive the server. hooks is copied. Returns the server, or NULL with a reason
  * in err (bad address, port in use, registration clash; after a failed bind the
  * counter family stays registered, at zero). */

@@ -18,6 +18,7 @@ struct HttpServer {
     HttpHooks hooks;
     PromRegistry *metrics;  /* may be NULL */
     PromCounter *requests;  /* buzzradar_http_requests_total{code}, or NULL */
+    PromCounter *fallbacks; /* buzzradar_http_rate_limit_fallbacks_total, or NULL */
     HttpRateLimiter *limit; /* the in-process fallback */
     int port;
 };

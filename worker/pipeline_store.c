@@ -116,9 +116,15 @@ static void store_after(void *ctx, void *state, const PipelineTweet *tweets, int
     if (n > t->cap) n = t->cap;
     for (int i = 0; i < n; i++) {
         const PipelineTweet *tw = &tweets[i];
-        t->recs[i] = (StoreRecord){tw->id,          tw->id_len,     tw->cached ? NULL : tw->key,
-                                   tw->key_len,     tw->p_positive, (uint8_t)(tw->p_positive >= 0.5f),
-                                   tw->scored_at_ms};
+        t->recs[i] = (StoreRecord){.id = tw->id,
+                                   .id_len = tw->id_len,
+                                   .norm_text = tw->cached ? NULL : tw->key,
+                                   .norm_len = tw->key_len,
+                                   .p_positive = tw->p_positive,
+                                   .positive = (uint8_t)(tw->p_positive >= 0.5f),
+                                   .scored_at_ms = tw->scored_at_ms,
+                                   .text = tw->text, /* raw: what `feedback export` gives `train` */
+                                   .text_len = tw->text_len};
     }
     store_put(t->store, t->recs, n);
 }

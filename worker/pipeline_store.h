@@ -1,7 +1,8 @@
 /* pipeline_store.h — the pipeline's Redis stages (worker/redis_store.h) as pipeline
  * hooks: before the model, the score cache of identical normalised texts for the
  * whole batch in one round trip (hits skip the model); after it, bz:pred:{id} for
- * every tweet and the cache entry of every text the model scored, in one round trip.
+ * every tweet (with its raw text, for feedback export) and the cache entry of every
+ * text the model scored, in one round trip.
  *
  * Each inference thread gets its own RedisStore (its own connection). Redis trouble
  * never blocks scoring: lookups then miss and writes are dropped, counted in the

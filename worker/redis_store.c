@@ -83,6 +83,15 @@ void store_free(RedisStore *s) {
     free(s);
 }
 
+size_t store_text_len(const char *text, size_t len) {
+    if (len <= STORE_TEXT_MAX) return len;
+    size_t cut = STORE_TEXT_MAX;
+    /* text[cut] is the first byte left out: back up while it continues a sequence (at
+     * most 3 bytes for valid UTF-8; invalid bytes are cut where they fall). */
+    for (int k = 0; k < 3 && cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80; k++) cut--;
+    return ((unsigned char)text[cut] & 0xC0) == 0x80 ? STORE_TEXT_MAX : cut;
+}
+
 int store_cache_key(const RedisStore *s, const char *text, size_t len, char *buf, size_t buflen) {
     char hex[SHA1_HEX_LEN + 1];
     sha1_hex(text, len, hex);
@@ -229,11 +238,18 @@ static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
         char prob[32], at[32];
         snprintf(prob, sizeof prob, "%.9g", (double)r->p_positive);
         util_rfc3339(r->scored_at_ms, at, sizeof at);
-        if (redisAppendCommand(ctx, "HSET %spred:%b label %s p_positive %s model_version %s scored_at %s",
-                               s->prefix, r->id, r->id_len, r->positive ? "positive" : "negative", prob,
-                               s->version, at) != REDIS_OK ||
-            redisAppendCommand(ctx, "EXPIRE %spred:%b %d", s->prefix, r->id, r->id_len, s->pred_ttl_s) !=
-                REDIS_OK)
+        const char *label = r->positive ? "positive" : "negative";
+        int rc = r->text ? redisAppendCommand(ctx,
+                                              "HSET %spred:%b label %s p_positive %s model_version %s "
+                                              "scored_at %s text %b",
+                                              s->prefix, r->id, r->id_len, label, prob, s->version, at,
+                                              r->text, store_text_len(r->text, r->text_len))
+                         : redisAppendCommand(ctx,
+                                              "HSET %spred:%b label %s p_positive %s model_version %s "
+                                              "scored_at %s",
+                                              s->prefix, r->id, r->id_len, label, prob, s->version, at);
+        if (rc != REDIS_OK || redisAppendCommand(ctx, "EXPIRE %spred:%b %d", s->prefix, r->id, r->id_len,
+                                                 s->pred_ttl_s) != REDIS_OK)
             return -1;
         ncmd += 2;
         if (r->norm_text) {
@@ -312,8 +328,8 @@ typedef struct {
 static int pred_get_append(RedisStore *s, redisContext *ctx, void *arg) {
     const PredGet *g = arg;
     for (int i = 0; i < g->n; i++)
-        if (redisAppendCommand(ctx, "HMGET %spred:%b label p_positive model_version scored_at", s->prefix,
-                               g->ids[i], g->id_lens[i]) != REDIS_OK)
+        if (redisAppendCommand(ctx, "HMGET %spred:%b label p_positive model_version scored_at text",
+                               s->prefix, g->ids[i], g->id_lens[i]) != REDIS_OK)
             return -1;
     return g->n;
 }
@@ -324,13 +340,16 @@ static void copy_reply_str(char *dst, size_t cap, const redisReply *e) {
     dst[n] = '\0';
 }
 
-// Parses an HMGET reply (label, p_positive, model_version, scored_at). Returns 1 found,
-// 0 absent (all nil), -1 malformed.
+// Parses an HMGET reply (label, p_positive, model_version, scored_at, text). The first
+// four fields are required, the text is optional. Returns 1 found, 0 absent (all nil),
+// -1 malformed.
 static int pred_parse(const redisReply *r, StorePrediction *out) {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 5) return -1;
+    const redisReply *text = r->element[4];
+    if (text->type != REDIS_REPLY_NIL && text->type != REDIS_REPLY_STRING) return -1;
     int nil = 0;
     for (int f = 0; f < 4; f++) nil += r->element[f]->type == REDIS_REPLY_NIL;
-    if (nil == 4) return 0;
+    if (nil == 4) return text->type == REDIS_REPLY_NIL ? 0 : -1;
     if (nil > 0) return -1;
     for (int f = 0; f < 4; f++)
         if (r->element[f]->type != REDIS_REPLY_STRING) return -1;
@@ -347,6 +366,13 @@ static int pred_parse(const redisReply *r, StorePrediction *out) {
     if (end == num || *end != '\0') return -1;
     copy_reply_str(out->model_version, sizeof out->model_version, r->element[2]);
     copy_reply_str(out->scored_at, sizeof out->scored_at, r->element[3]);
+    if (text->type == REDIS_REPLY_STRING) {
+        out->text_len = store_text_len(text->str, text->len);
+        memcpy(out->text, text->str, out->text_len);
+    } else {
+        out->text_len = 0;
+    }
+    out->text[out->text_len] = '\0';
     return 1;
 }
 

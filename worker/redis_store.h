@@ -2,7 +2,7 @@
  * operations, each ONE pipelined round trip, that never block scoring.
  *
  * Keys (prefix configurable, default "bz:"; DESIGN.md "Redis keys"):
- *   bz:pred:<tweet id>      hash  label, p_positive, model_version, scored_at   TTL 24 h
+ *   bz:pred:<tweet id>      hash  label, p_positive, model_version, scored_at, text   TTL 24 h
  *   bz:cache:<sha1 hex>     string "<p_positive> <model_version>"             TTL 1 h
  * where <sha1 hex> is the SHA-1 of the tweet's normalised text (the classifier's
  * classifier_batch_key()), so retweets and copies of a text share one entry. The
@@ -10,6 +10,14 @@
  * is a miss (counted as stale), so a new model never serves an old model's scores.
  * p_positive is written with 9 significant digits, so a float read back from the
  * cache or the store is bit-identical to the one the model produced.
+ *
+ * The prediction keeps the tweet's raw text (as the pipeline decoded it: repaired
+ * UTF-8, not normalised) so that a correction sent later without its text can still be
+ * exported for `train`, which normalises texts itself. The text is cut to at most
+ * STORE_TEXT_MAX bytes, on a UTF-8 character boundary: a tweet (280 characters) always
+ * fits, and a malicious giant text cannot blow up Redis' memory for 24 h. A prediction
+ * written without a text (older workers, or a record with text NULL) reads back with an
+ * empty text: the field is optional.
  *
  * Use from the pipeline, once per batch:
  *
@@ -56,6 +64,9 @@ typedef struct {
 /* Fills o with the defaults above (url and model_version NULL: set them). */
 void store_options_default(StoreOptions *o);
 
+/* Longest text stored in bz:pred:<id>, in bytes: 280 characters of 4 bytes. */
+#define STORE_TEXT_MAX 1120
+
 /* One scored tweet to write. */
 typedef struct {
     const char *id; /* tweet id, id_len bytes (any bytes) */
@@ -65,6 +76,8 @@ typedef struct {
     float p_positive;
     uint8_t positive;     /* the label: 1 positive, 0 negative */
     int64_t scored_at_ms; /* wall clock, ms since the epoch; written as RFC 3339 */
+    const char *text;     /* the raw tweet text (UTF-8), or NULL: no text field written */
+    size_t text_len;      /* bytes; at most STORE_TEXT_MAX of them are stored */
 } StoreRecord;
 
 /* A prediction read back from bz:pred:<id>. */
@@ -73,6 +86,8 @@ typedef struct {
     float p_positive;
     char model_version[64];
     char scored_at[32];
+    char text[STORE_TEXT_MAX + 1]; /* the stored text, NUL-terminated ("" when none was stored) */
+    size_t text_len;
 } StorePrediction;
 
 typedef struct {
@@ -105,7 +120,8 @@ int store_cache_get(RedisStore *s, const char *const *texts, const size_t *lens,
                     uint8_t *hit_out);
 
 /* Writes n records in one round trip: for each, HSET bz:pred:<id> (label, p_positive,
- * model_version, scored_at) + EXPIRE, and when norm_text is set SET bz:cache:<sha1>
+ * model_version, scored_at, and text when set, cut by store_text_len) + EXPIRE, and
+ * when norm_text is set SET bz:cache:<sha1>
  * PX. Returns STORE_OK when Redis answered (reply errors are counted, their records
  * dropped), or STORE_UNAVAILABLE when nothing could be written (all counted dropped). */
 int store_put(RedisStore *s, const StoreRecord *recs, int n);
@@ -115,6 +131,11 @@ int store_put(RedisStore *s, const StoreRecord *recs, int n);
  * number found, or STORE_UNAVAILABLE with every found_out[i] = 0. */
 int store_pred_get(RedisStore *s, const char *const *ids, const size_t *id_lens, int n, StorePrediction *out,
                    uint8_t *found_out);
+
+/* How many bytes of a text bz:pred:<id> keeps: len when len <= STORE_TEXT_MAX, else
+ * the longest prefix of at most STORE_TEXT_MAX bytes that does not end inside a UTF-8
+ * sequence. Never fails. */
+size_t store_text_len(const char *text, size_t len);
 
 /* The cache key of a normalised text: prefix + "cache:" + 40 hex digits, into buf.
  * Returns the key length, or -1 when buf is too small. */

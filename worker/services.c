@@ -15,9 +15,11 @@
 #include "model/metrics.h"
 #include "model/util.h"
 #include "worker/feedback.h"
+#include "worker/feedback_queue.h"
 #include "worker/http.h"
 #include "worker/log.h"
 #include "worker/monitor.h"
+#include "worker/ratelimit_redis.h"
 #include "worker/redis_store.h"
 #include "worker/worker_metrics.h"
 
@@ -49,7 +51,11 @@ struct Services {
     Pipeline *pipeline;
     PipelineStore *store;
     HttpServer *http;
+    RateLimitRedis *rate; /* the HTTP limiter shared by the replicas; NULL without Redis */
     Consumer *feedback;
+    FeedbackQueue *feedback_queue; /* services thread: feedback held until recorded */
+    FeedbackQueueStats last_feedback;
+    int feedback_deferred; /* 1 while feedback waits for Redis (logged once per outage) */
 
     pthread_mutex_t acc_mu;
     Accumulator acc;   /* filled by the inference threads under acc_mu */
@@ -64,6 +70,7 @@ struct Services {
     atomic_int redis_up;
     PipelineStats last; /* services thread: the previous pipeline_stats */
     StoreStats last_store;
+    uint64_t last_produce_errors, last_other_redis_errors; /* services thread */
 };
 
 /* ---- inference threads --------------------------------------------------------------- */
@@ -153,6 +160,11 @@ static void http_status(void *ctx, HttpStatus *out) {
     snprintf(out->model_version, sizeof out->model_version, "%s", classifier_version(s->model));
 }
 
+static HttpRateVerdict http_rate_check(void *ctx, const char *ip, int64_t now_ms, int limit,
+                                       int *retry_after_s) {
+    return ratelimit_redis_check(((Services *)ctx)->rate, ip, now_ms, limit, retry_after_s);
+}
+
 static const char *http_model_info(void *ctx) { return classifier_header_json(((Services *)ctx)->model); }
 
 static int http_predict(void *ctx, const char *const *texts, const size_t *lens, int n, float *p_positive,
@@ -203,7 +215,7 @@ static int http_feedback(void *ctx, const char *id, size_t id_len, int positive,
 static void on_alert(const Alert *alert, const char *json, void *ctx) {
     Services *s = ctx;
     const char *type = alert_type_name(alert->type);
-    prom_counter_inc(worker_metrics_alert(&s->metrics, type));
+    prom_counter_inc(worker_metrics_alert_type(&s->metrics, alert->type));
     rd_kafka_resp_err_t err = producer_alert(pipeline_producer(s->pipeline), type, json, strlen(json));
     const char *kv[] = {"type", type, "topic", s->cfg->topic_alerts, NULL};
     if (err)
@@ -213,7 +225,30 @@ static void on_alert(const Alert *alert, const char *json, void *ctx) {
         log_event(LOG_INFO, "alert_published", kv, "%s published to %s", type, s->cfg->topic_alerts);
 }
 
-/* pipeline_stats and the store's counters -> metrics (deltas since the last call). */
+/* Failed Redis calls and error replies of the monitor, the feedback store and the
+ * HTTP rate limiter, since they were created. */
+static uint64_t other_redis_errors(Services *s) {
+    uint64_t n = 0;
+    if (s->monitor) {
+        MonitorStats ms;
+        monitor_stats(s->monitor, &ms);
+        n += ms.batches_dropped + ms.evaluations_failed + ms.reply_errors;
+    }
+    if (s->feedback_store) {
+        StoreStats fs;
+        store_stats(s->feedback_store, &fs);
+        n += fs.batches_failed + fs.reply_errors;
+    }
+    if (s->rate) {
+        RateLimitRedisStats rs;
+        ratelimit_redis_stats(s->rate, &rs);
+        n += rs.unavailable + rs.reply_errors;
+    }
+    return n;
+}
+
+/* pipeline_stats, the producer's and the Redis clients' counters -> metrics (deltas
+ * since the last call). */
 static void sync_stats(Services *s, int64_t *failed) {
     WorkerMetrics *m = &s->metrics;
     PipelineStats st;
@@ -229,6 +264,12 @@ static void sync_stats(Services *s, int64_t *failed) {
     }
     prom_gauge_set(m->assigned_partitions, st.assigned);
     s->last = st;
+    uint64_t perr = producer_errors(pipeline_producer(s->pipeline));
+    prom_counter_add(m->produce_errors_total, perr - s->last_produce_errors);
+    s->last_produce_errors = perr;
+    uint64_t rerr = other_redis_errors(s);
+    prom_counter_add(m->redis_errors_total, rerr - s->last_other_redis_errors);
+    s->last_other_redis_errors = rerr;
     if (!s->store) return;
     StoreStats ss;
     pipeline_store_stats(s->store, &ss);
@@ -275,76 +316,79 @@ static void flush_monitor(Services *s, int64_t failed) {
     monitor_tick(s->monitor, now);
 }
 
-/* Decodes {"id":"...","label":"positive|negative"|0|1[,"text":"..."]}. Returns 0, or -1
- * with a reason code for the dead-letter header. */
-static int feedback_decode(const cJSON *j, FeedbackItem *it, const char **reason) {
-    if (!cJSON_IsObject(j)) return *reason = "invalid_json", -1;
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
-    const cJSON *label = cJSON_GetObjectItemCaseSensitive(j, "label");
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
-    if (!cJSON_IsString(id) || !id->valuestring[0]) return *reason = "missing_id", -1;
-    if (cJSON_IsString(label) && !strcmp(label->valuestring, "positive"))
-        it->positive = 1;
-    else if (cJSON_IsString(label) && !strcmp(label->valuestring, "negative"))
-        it->positive = 0;
-    else if (cJSON_IsNumber(label) && (label->valuedouble == 0 || label->valuedouble == 1))
-        it->positive = label->valuedouble == 1;
-    else
-        return *reason = "invalid_label", -1;
-    it->id = id->valuestring;
-    it->id_len = strlen(id->valuestring);
-    it->text = cJSON_IsString(text) ? text->valuestring : NULL;
-    it->text_len = it->text ? strlen(it->text) : 0;
-    return 0;
-}
-
 static const int feedback_metric[FEEDBACK_OUTCOMES] = {WM_FEEDBACK_CORRECT, WM_FEEDBACK_MISCLASSIFIED,
                                                        WM_FEEDBACK_UNKNOWN, -1, -1};
 
-/* Reads up to FEEDBACK_CHUNK feedback messages (waiting up to SERVICES_TICK_MS for the
- * first), handles them, dead-letters the malformed ones and stores their offsets. */
+/* Stores the feedback offsets that became committable (the queue's low watermarks). */
+static void store_feedback_offsets(Services *s) {
+    OffsetCommit oc[64];
+    int k;
+    while ((k = feedback_queue_collect(s->feedback_queue, oc, 64)) > 0)
+        for (int i = 0; i < k; i++) consumer_store(s->feedback, oc[i].partition, oc[i].next);
+}
+
+/* The feedback consumer's on_revoke (inside consumer_poll or consumer_close, on the
+ * services thread): store what was recorded, then give up what is held. */
+static void feedback_on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts, int lost) {
+    Services *s = ctx;
+    if (!lost) store_feedback_offsets(s);
+    for (int i = 0; i < parts->cnt; i++) feedback_queue_forget(s->feedback_queue, parts->elems[i].partition);
+}
+
+/* The queue's counters -> metrics (deltas since the last call), and its outage logs. */
+static void sync_feedback(Services *s, int rc) {
+    FeedbackQueueStats st;
+    feedback_queue_stats(s->feedback_queue, &st);
+    for (int o = 0; o < FEEDBACK_OUTCOMES; o++)
+        if (feedback_metric[o] >= 0)
+            prom_counter_add(&s->metrics.feedback_total[feedback_metric[o]],
+                             st.outcomes[o] - s->last_feedback.outcomes[o]);
+    prom_counter_add(s->metrics.feedback_retries_total,
+                     st.attempts_failed - s->last_feedback.attempts_failed);
+    prom_gauge_set(s->metrics.feedback_waiting, st.waiting);
+    s->last_feedback = st;
+    char n[24];
+    snprintf(n, sizeof n, "%d", st.waiting);
+    const char *kv[] = {"waiting", n, NULL};
+    if (rc == MONITOR_UNAVAILABLE && !s->feedback_deferred) {
+        s->feedback_deferred = 1;
+        log_event(LOG_WARN, "feedback_deferred", kv,
+                  "Redis unavailable: %d feedback messages kept, not committed, retried with back-off",
+                  st.waiting);
+    } else if (s->feedback_deferred && rc > 0) {
+        s->feedback_deferred = 0;
+        log_event(LOG_INFO, "feedback_resumed", kv, "Redis back: held feedback recorded (%d still waiting)",
+                  st.waiting);
+    }
+}
+
+/* Reads up to FEEDBACK_CHUNK feedback messages while the queue has room (waiting up to
+ * SERVICES_TICK_MS for the first; only serving the consumer's events when it has none),
+ * dead-letters the malformed ones, records what the back-off allows, and stores the
+ * offsets of what is done. */
 static void poll_feedback(Services *s) {
-    rd_kafka_message_t *msgs[FEEDBACK_CHUNK];
-    cJSON *docs[FEEDBACK_CHUNK];
-    FeedbackItem items[FEEDBACK_CHUNK];
-    FeedbackOutcome out[FEEDBACK_CHUNK];
-    int n = 0, k = 0;
-    while (n < FEEDBACK_CHUNK) {
-        rd_kafka_message_t *m = consumer_poll(s->feedback, 1, n ? 0 : SERVICES_TICK_MS);
+    int room = feedback_queue_room(s->feedback_queue);
+    int want = room < FEEDBACK_CHUNK ? room : FEEDBACK_CHUNK;
+    for (int n = 0; n < (want ? want : 1); n++) {
+        rd_kafka_message_t *m = consumer_poll(s->feedback, want > 0, n ? 0 : SERVICES_TICK_MS);
         if (!m) break;
-        if (m->err) {
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        msgs[n] = m;
-        docs[n] = cJSON_ParseWithLength(m->payload, m->len);
-        const char *reason = "invalid_json";
-        if (docs[n] && !feedback_decode(docs[n], &items[k], &reason)) {
-            k++;
-        } else {
+        const char *reason = NULL;
+        if (!m->err && feedback_queue_push(s->feedback_queue, m->partition, m->offset, m->payload, m->len,
+                                           &reason) == 1) {
             DeadLetter d = {m->key,       m->key_len, m->payload, m->len, reason, rd_kafka_topic_name(m->rkt),
                             m->partition, m->offset};
             rd_kafka_resp_err_t err = producer_dead_letter(pipeline_producer(s->pipeline), &d, NULL);
+            if (!err) prom_counter_inc(worker_metrics_dlq(&s->metrics, reason));
             const char *kv[] = {"reason", reason, NULL};
             log_event(err ? LOG_ERROR : LOG_WARN, "feedback_invalid", kv,
                       "malformed feedback dead-lettered (%s)%s", reason,
                       err ? ": cannot enqueue the dead letter" : "");
         }
-        n++;
+        rd_kafka_message_destroy(m);
     }
-    if (k) {
-        int rc = feedback_handle(s->monitor, s->feedback_store, items, k, util_wall_ms(), out);
-        if (rc == MONITOR_UNAVAILABLE)
-            log_event(LOG_WARN, "feedback_unavailable", NULL, "Redis unavailable: feedback not recorded");
-        for (int i = 0; i < k; i++)
-            if (feedback_metric[out[i]] >= 0)
-                prom_counter_inc(&s->metrics.feedback_total[feedback_metric[out[i]]]);
-    }
-    for (int i = 0; i < n; i++) {
-        consumer_store(s->feedback, msgs[i]->partition, msgs[i]->offset + 1);
-        cJSON_Delete(docs[i]);
-        rd_kafka_message_destroy(msgs[i]);
-    }
+    int rc = feedback_queue_run(s->feedback_queue, util_wall_ms());
+    sync_feedback(s, rc);
+    store_feedback_offsets(s);
 }
 
 static void *services_main(void *arg) {
@@ -396,6 +440,10 @@ Services *services_new(const WorkerConfig *cfg, const Classifier *model, char *e
         so.max_batch = FEEDBACK_CHUNK;
         s->feedback_store = store_new(&so, err, errlen);
         if (!s->feedback_store) goto fail;
+        FeedbackQueueConfig fq;
+        feedback_queue_config_default(&fq);
+        s->feedback_queue = feedback_queue_new(s->monitor, s->feedback_store, &fq, err, errlen);
+        if (!s->feedback_queue) goto fail;
     }
     return s;
 fail:
@@ -414,11 +462,19 @@ int services_start(Services *s, Pipeline *p, PipelineStore *store, const char *b
         http_config_default(&hc);
         hc.listen = listen;
         s->predict_batch = classifier_batch_new(s->model, hc.max_texts);
+        if (strcmp(s->cfg->redis, "none")) {
+            RateLimitRedisOptions ro;
+            ratelimit_redis_options_default(&ro);
+            ro.url = s->cfg->redis;
+            s->rate = ratelimit_redis_new(&ro, err, errlen);
+            if (!s->rate) return -1;
+        }
         HttpHooks hh = {.ctx = s,
                         .status = http_status,
                         .model_info = http_model_info,
                         .predict = http_predict,
-                        .feedback = http_feedback};
+                        .feedback = http_feedback,
+                        .rate_check = s->rate ? http_rate_check : NULL};
         s->http = http_server_start(&hc, &hh, s->registry, err, errlen);
         if (!s->http) return -1;
         char port[16];
@@ -437,7 +493,8 @@ int services_start(Services *s, Pipeline *p, PipelineStore *store, const char *b
             rd_kafka_conf_destroy(conf);
             return -1;
         }
-        s->feedback = consumer_new(conf, s->cfg->topic_feedback, NULL, err, errlen);
+        ConsumerHooks ch = {.ctx = s, .on_revoke = feedback_on_revoke};
+        s->feedback = consumer_new(conf, s->cfg->topic_feedback, &ch, err, errlen);
         if (!s->feedback) return -1;
     }
     if (pthread_create(&s->thread, NULL, services_main, s)) {
@@ -463,8 +520,10 @@ void services_stop(Services *s) {
 void services_free(Services *s) {
     if (!s) return;
     services_stop(s);
+    feedback_queue_free(s->feedback_queue); /* held feedback is read again by the next worker */
     monitor_free(s->monitor);
     store_free(s->feedback_store);
+    ratelimit_redis_free(s->rate);
     if (s->predict_batch) classifier_batch_free(s->predict_batch);
     prom_registry_free(s->registry);
     pthread_mutex_destroy(&s->acc_mu);

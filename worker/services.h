@@ -6,13 +6,20 @@
  *                      summary into a mutex-protected accumulator
  *   services thread    every ~100 ms: pipeline_stats -> counters and gauges; the
  *                      accumulator -> monitor_observe_batch; monitor_tick; the
- *                      feedback topic -> feedback_handle (malformed: dead letter)
- *   HTTP threads       status, model info, predict (one ClassifierBatch under a mutex)
+ *                      feedback topic -> feedback_queue (feedback_queue.h) ->
+ *                      feedback_handle (malformed: dead letter)
+ *   HTTP threads       status, model info, predict (one ClassifierBatch under a mutex),
+ *                      rate_check (ratelimit_redis.h: its own pool of Redis connections,
+ *                      shared by the replicas; when it cannot answer, the server's
+ *                      in-process limiter decides)
  *
  * The Monitor and the feedback consumer belong to the services thread only. The
  * feedback consumer joins the group "<group>.feedback" (its own group: its joins and
- * leaves never rebalance the input topic's members); its offsets are stored after
- * each message is handled (a message Redis could not take is logged and dropped). */
+ * leaves never rebalance the input topic's members); its offsets are stored only for
+ * messages recorded in Redis (or dead-lettered), as each partition's contiguous low
+ * watermark: while Redis is unavailable the messages are held and retried with a
+ * back-off (buzzradar_feedback_retries_total), never committed past, and a stop leaves
+ * them to be read again. */
 #ifndef BUZZRADAR_SERVICES_H
 #define BUZZRADAR_SERVICES_H
 

@@ -9,12 +9,8 @@
 
 static const char *const wm_labels[WM_LABEL_COUNT] = {"negative", "positive"};
 static const char *const wm_dlq_reasons[WM_DLQ_COUNT] = {
-    "invalid_json", "missing_id", "missing_text", "empty_text", "too_large", "invalid_utf8", "other",
-};
-static const char *const wm_alert_types[WM_ALERT_COUNT] = {
-    "misclassification_burst", "negative_surge", "prediction_skew",
-    "vocabulary_drift",        "latency_p95",    "error_rate",
-    "monitor_unavailable",     "other",
+    "invalid_json", "missing_id",     "missing_text",  "empty_text", "too_large",
+    "invalid_utf8", "produce_failed", "invalid_label", "other",
 };
 static const char *const wm_feedback_results[WM_FEEDBACK_COUNT] = {"correct", "misclassified", "unknown"};
 
@@ -46,9 +42,12 @@ int worker_metrics_init(WorkerMetrics *m, PromRegistry *r, char *err, size_t err
                                                   "Texts not found in the Redis score cache.", NULL, NULL, 0);
     m->redis_errors_total =
         prom_counter_register(r, "buzzradar_redis_errors_total", "Failed Redis round trips.", NULL, NULL, 0);
+    const char *alert_types[WM_ALERT_COUNT]; /* copied by the registry */
+    for (int t = 0; t < ALERT_TYPE_COUNT; t++) alert_types[t] = alert_type_name((AlertType)t);
+    alert_types[WM_ALERT_OTHER] = "other";
     m->alerts_total =
         prom_counter_register(r, "buzzradar_alerts_total", "Alerts raised by this worker, by type.", "type",
-                              wm_alert_types, WM_ALERT_COUNT);
+                              alert_types, WM_ALERT_COUNT);
     m->feedback_total = prom_counter_register(r, "buzzradar_feedback_total",
                                               "Human corrections consumed, by comparison result.", "result",
                                               wm_feedback_results, WM_FEEDBACK_COUNT);
@@ -57,7 +56,7 @@ int worker_metrics_init(WorkerMetrics *m, PromRegistry *r, char *err, size_t err
                                 wm_latency_bounds, WM_N(wm_latency_bounds), NULL, NULL, 0);
     m->end_to_end_seconds =
         prom_histogram_register(r, "buzzradar_end_to_end_seconds",
-                                "Input message timestamp to scored event acknowledged by the broker.",
+                                "Input message timestamp to scored (before the scored event is produced).",
                                 wm_latency_bounds, WM_N(wm_latency_bounds), NULL, NULL, 0);
     m->batch_size = prom_histogram_register(r, "buzzradar_batch_size", "Tweets per inference batch.",
                                             wm_batch_bounds, WM_N(wm_batch_bounds), NULL, NULL, 0);
@@ -82,6 +81,17 @@ int worker_metrics_init(WorkerMetrics *m, PromRegistry *r, char *err, size_t err
             return -1;
         }
     }
+    m->feedback_retries_total = prom_counter_register(
+        r, "buzzradar_feedback_retries_total",
+        "Feedback handling attempts that found Redis unavailable (the messages are kept and retried).", NULL,
+        NULL, 0);
+    m->feedback_waiting =
+        prom_gauge_register(r, "buzzradar_feedback_waiting",
+                            "Feedback messages read and held until Redis records them.", NULL, NULL, 0);
+    if (!m->feedback_retries_total || !m->feedback_waiting) {
+        snprintf(err, errlen, "worker metrics: %s", prom_registry_error(r));
+        return -1;
+    }
     return 0;
 }
 
@@ -96,7 +106,12 @@ PromCounter *worker_metrics_dlq(WorkerMetrics *m, const char *reason) {
 }
 
 PromCounter *worker_metrics_alert(WorkerMetrics *m, const char *type) {
-    return &m->alerts_total[wm_index(wm_alert_types, WM_ALERT_COUNT, type)];
+    AlertType t;
+    return worker_metrics_alert_type(m, type && alert_type_parse(type, &t) == 0 ? t : ALERT_TYPE_COUNT);
+}
+
+PromCounter *worker_metrics_alert_type(WorkerMetrics *m, AlertType t) {
+    return &m->alerts_total[(unsigned)t < ALERT_TYPE_COUNT ? (int)t : WM_ALERT_OTHER];
 }
 
 void worker_metrics_set_model(WorkerMetrics *m, const char *kind, const char *version) {

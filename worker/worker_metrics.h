@@ -17,12 +17,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "worker/alerts.h"
 #include "worker/prom.h"
 
 /* scored_total{label}: index by metrics_is_positive(p). */
 enum { WM_NEGATIVE = 0, WM_POSITIVE = 1, WM_LABEL_COUNT };
 
-/* dead_letters_total{reason}: DESIGN.md's reason codes, then "other". */
+/* dead_letters_total{reason}: DESIGN.md's reason codes (every tweet_reason), the
+ * pipeline's "produce_failed", the feedback consumer's "invalid_label", then "other". */
 enum {
     WM_DLQ_INVALID_JSON,
     WM_DLQ_MISSING_ID,
@@ -30,22 +32,17 @@ enum {
     WM_DLQ_EMPTY_TEXT,
     WM_DLQ_TOO_LARGE,
     WM_DLQ_INVALID_UTF8,
+    WM_DLQ_PRODUCE_FAILED,
+    WM_DLQ_INVALID_LABEL,
     WM_DLQ_OTHER,
     WM_DLQ_COUNT
 };
 
-/* alerts_total{type}: DESIGN.md's alert types, then "other". */
-enum {
-    WM_ALERT_MISCLASSIFICATION_BURST,
-    WM_ALERT_NEGATIVE_SURGE,
-    WM_ALERT_PREDICTION_SKEW,
-    WM_ALERT_VOCABULARY_DRIFT,
-    WM_ALERT_LATENCY_P95,
-    WM_ALERT_ERROR_RATE,
-    WM_ALERT_MONITOR_UNAVAILABLE,
-    WM_ALERT_OTHER,
-    WM_ALERT_COUNT
-};
+/* alerts_total{type}: one series per AlertType (worker/alerts.h), in its order and
+ * named by alert_type_name, so that a new alert type is counted without a change
+ * here; then "other". */
+#define WM_ALERT_OTHER ALERT_TYPE_COUNT
+#define WM_ALERT_COUNT (ALERT_TYPE_COUNT + 1)
 
 /* feedback_total{result}: the correction agreed with the stored prediction, contradicted
  * it, or found no prediction (expired or never scored). */
@@ -57,7 +54,7 @@ typedef struct {
     PromCounter *consumed_total;       /* messages read from the input topic */
     PromCounter *scored_total;         /* [WM_LABEL_COUNT] scored events produced, by label */
     PromCounter *dlq_total;            /* [WM_DLQ_COUNT] messages dead-lettered, by reason */
-    PromCounter *produce_errors_total; /* delivery reports with an error */
+    PromCounter *produce_errors_total; /* produce calls refused and delivery reports with an error */
     PromCounter *cache_hits_total;     /* texts scored from the Redis cache */
     PromCounter *cache_misses_total;   /* texts the cache did not know */
     PromCounter *redis_errors_total;   /* failed Redis round trips */
@@ -65,7 +62,7 @@ typedef struct {
     PromCounter *feedback_total;       /* [WM_FEEDBACK_COUNT] corrections consumed, by result */
 
     PromHistogram *inference_seconds;  /* one batched forward pass */
-    PromHistogram *end_to_end_seconds; /* input message timestamp -> scored event acknowledged */
+    PromHistogram *end_to_end_seconds; /* input message timestamp -> scored (before producing its event) */
     PromHistogram *batch_size;         /* tweets per inference batch */
 
     PromGauge *consumer_lag;        /* messages behind the high watermark, summed over partitions */
@@ -73,6 +70,9 @@ typedef struct {
     PromGauge *redis_up;            /* 1 when the last Redis round trip worked, else 0 */
 
     PromInfo *model_info; /* buzzradar_model_info{model,version} 1 */
+
+    PromCounter *feedback_retries_total; /* feedback attempts that found Redis unavailable (kept, retried) */
+    PromGauge *feedback_waiting;         /* feedback messages held until Redis records them */
 } WorkerMetrics;
 
 /* Registers the whole set into r (which must not already hold it) and points m's
@@ -86,6 +86,9 @@ PromCounter *worker_metrics_dlq(WorkerMetrics *m, const char *reason);
 /* The alerts_total series of an alert type ("negative_surge", ...); unknown types
  * (and NULL) count as "other". Never NULL. */
 PromCounter *worker_metrics_alert(WorkerMetrics *m, const char *type);
+
+/* The alerts_total series of t; an invalid t counts as "other". Never NULL. */
+PromCounter *worker_metrics_alert_type(WorkerMetrics *m, AlertType t);
 
 /* Sets buzzradar_model_info{model=kind,version=version} 1 (call after loading a model). */
 void worker_metrics_set_model(WorkerMetrics *m, const char *kind, const char *version);

@@ -93,10 +93,11 @@ BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1"}  # in debian:12-slim already
 
 # The worker's metrics (worker/worker_metrics.c, worker/http.c): type, label names,
 # and the values of each fixed label.
-DLQ_REASONS = {"invalid_json", "missing_id", "missing_text", "empty_text", "too_large", "invalid_utf8", "other"}
+DLQ_REASONS = {"invalid_json", "missing_id", "missing_text", "empty_text", "too_large", "invalid_utf8",
+               "produce_failed", "invalid_label", "other"}
 ALERT_TYPES = {
     "misclassification_burst", "negative_surge", "prediction_skew", "vocabulary_drift",
-    "latency_p95", "error_rate", "monitor_unavailable", "other",
+    "confidence_drop", "length_shift", "latency_p95", "error_rate", "monitor_unavailable", "other",
 }
 KNOWN_METRICS = {
     "buzzradar_consumed_total": ("counter", {}),
@@ -115,7 +116,10 @@ KNOWN_METRICS = {
     "buzzradar_assigned_partitions": ("gauge", {}),
     "buzzradar_redis_up": ("gauge", {}),
     "buzzradar_model_info": ("gauge", {"model": None, "version": None}),
+    "buzzradar_feedback_retries_total": ("counter", {}),
+    "buzzradar_feedback_waiting": ("gauge", {}),
     "buzzradar_http_requests_total": ("counter", {"code": None}),
+    "buzzradar_http_rate_limit_fallbacks_total": ("counter", {}),
 }
 TARGET_LABELS = {"job", "instance", "namespace", "pod"}  # added by Prometheus' scrape
 

@@ -2,7 +2,10 @@
  * picked by the kernel, driven by curl (spawned with fork/exec) and by raw sockets
  * for requests curl would not send: every endpoint and status code, the JSON shapes,
  * /metrics checked against the exposition rules, the rate limits (fallback and hook),
- * malformed and hostile requests, concurrent clients.
+ * malformed and hostile requests, concurrent clients; and the worker's Redis limiter
+ * (worker/ratelimit_redis.h) behind two servers standing for two replicas, against a
+ * real redis-server: one shared budget, 429 with Retry-After, IPv6 clients, and the
+ * in-process fallback when Redis is gone.
  *
  * The hooks are test doubles written here: fake_score derives a probability from the
  * bytes of a text so the HTTP layer can be checked end to end; it is not the model. */
@@ -30,8 +33,10 @@
 
 #include "model/classifier.h"
 #include "model/util.h"
+#include "tests/harness/harness.h"
 #include "tests/unit/promtext_check.h"
 #include "worker/http.h"
+#include "worker/ratelimit_redis.h"
 #include "worker/worker_metrics.h"
 
 /* ---- the test doubles of the worker's hooks ---------------------------------------- */
@@ -49,7 +54,8 @@ typedef struct {
     int rate_calls;
     int rate_limit_seen;
     char rate_ip[64];
-    _Atomic int64_t now_ms; /* 0: the real clock */
+    _Atomic int64_t now_ms;     /* 0: the real clock */
+    RateLimitRedis *redis_rate; /* the limiter fake_rate_redis hands over to (HOOKS_REDIS) */
 } Fake;
 
 /* A probability derived from the text's bytes (a stand-in for the classifier). */
@@ -123,6 +129,12 @@ static HttpRateVerdict fake_rate(void *ctx, const char *ip, int64_t now_ms, int 
     return v;
 }
 
+/* The worker's real shared limiter behind the hook (set before the server starts). */
+static HttpRateVerdict fake_rate_redis(void *ctx, const char *ip, int64_t now_ms, int limit,
+                                       int *retry_after_s) {
+    return ratelimit_redis_check(((Fake *)ctx)->redis_rate, ip, now_ms, limit, retry_after_s);
+}
+
 static int64_t fake_now(void *ctx) {
     Fake *f = ctx;
     int64_t t = atomic_load(&f->now_ms);
@@ -139,14 +151,17 @@ typedef struct {
     int port;
 } Fx;
 
-enum { HOOKS_ALL, HOOKS_ALL_RATE, HOOKS_NONE };
+enum { HOOKS_ALL, HOOKS_ALL_RATE, HOOKS_REDIS, HOOKS_NONE };
 
-static Fx *fx_start(const HttpConfig *cfg_in, int hooks_kind) {
+/* A server on listen (port 0) with the given hooks; HOOKS_REDIS uses redis_rate. */
+static Fx *fx_start_at(const HttpConfig *cfg_in, int hooks_kind, const char *listen,
+                       RateLimitRedis *redis_rate) {
     Fx *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
     pthread_mutex_init(&fx->fake.mu, NULL);
     fx->fake.partitions = -1;
     fx->fake.verdict = HTTP_RATE_UNKNOWN;
+    fx->fake.redis_rate = redis_rate;
     fx->reg = prom_registry_new();
     char err[256];
     assert_int_equal(worker_metrics_init(&fx->wm, fx->reg, err, sizeof err), 0);
@@ -155,18 +170,23 @@ static Fx *fx_start(const HttpConfig *cfg_in, int hooks_kind) {
         cfg = *cfg_in;
     else
         http_config_default(&cfg);
-    cfg.listen = "127.0.0.1:0";
+    cfg.listen = listen;
     HttpHooks hooks = {0};
     if (hooks_kind != HOOKS_NONE) {
         hooks =
             (HttpHooks){&fx->fake, fake_status, fake_model_info, fake_predict, fake_feedback, NULL, fake_now};
         if (hooks_kind == HOOKS_ALL_RATE) hooks.rate_check = fake_rate;
+        if (hooks_kind == HOOKS_REDIS) hooks.rate_check = fake_rate_redis;
     }
     fx->srv = http_server_start(&cfg, &hooks, fx->reg, err, sizeof err);
-    if (!fx->srv) fail_msg("server did not start: %s", err);
+    if (!fx->srv) fail_msg("server did not start on %s: %s", listen, err);
     fx->port = http_server_port(fx->srv);
     assert_true(fx->port > 0 && fx->port < 65536);
     return fx;
+}
+
+static Fx *fx_start(const HttpConfig *cfg_in, int hooks_kind) {
+    return fx_start_at(cfg_in, hooks_kind, "127.0.0.1:0", NULL);
 }
 
 static void fx_stop(Fx *fx) {
@@ -237,16 +257,17 @@ static void resp_parse(Resp *r, size_t len) {
     r->body_len = (size_t)(end - p);
 }
 
-/* curl [-X method] [--data-binary data] [-H header] http://127.0.0.1:port/path */
-static void curl_call(Resp *r, int port, const char *method, const char *path, const char *data,
-                      const char *header) {
+/* curl [-X method] [--data-binary data] [-H header] http://host:port/path */
+static void curl_call_at(Resp *r, const char *host, int port, const char *method, const char *path,
+                         const char *data, const char *header) {
     char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    snprintf(url, sizeof url, "http://%s:%d%s", host, port, path);
     char *argv[20];
     int a = 0;
     argv[a++] = "curl";
     argv[a++] = "-s";
     argv[a++] = "-i";
+    argv[a++] = "-g"; /* [::1] is an address, not a glob */
     argv[a++] = "--noproxy";
     argv[a++] = "*";
     argv[a++] = "--max-time";
@@ -273,6 +294,11 @@ static void curl_call(Resp *r, int port, const char *method, const char *path, c
     int rc = run_capture(argv, &r->raw, &len);
     if (rc != 0) fail_msg("curl %s %s exited %d: %s", method, path, rc, r->raw);
     resp_parse(r, len);
+}
+
+static void curl_call(Resp *r, int port, const char *method, const char *path, const char *data,
+                      const char *header) {
+    curl_call_at(r, "127.0.0.1", port, method, path, data, header);
 }
 
 static void resp_free(Resp *r) { free(r->raw); }
@@ -377,6 +403,16 @@ static void expect_alive(int port) {
     curl_call(&r, port, "GET", "/health", NULL, NULL);
     cJSON_Delete(expect_json(&r, 200));
     resp_free(&r);
+}
+
+/* The value of one series on GET /metrics. */
+static double metric_of(int port, const char *series) {
+    Resp m;
+    curl_call(&m, port, "GET", "/metrics", NULL, NULL);
+    double v = -1;
+    if (promtext_value(m.body, series, &v) != 0) fail_msg("no %s in /metrics", series);
+    resp_free(&m);
+    return v;
 }
 
 /* ---- tests --------------------------------------------------------------------------- */
@@ -769,7 +805,117 @@ static void rate_limit_asks_the_hook_first(void **state) {
     pthread_mutex_lock(&fx->fake.mu);
     assert_int_equal(fx->fake.rate_calls, 9);
     pthread_mutex_unlock(&fx->fake.mu);
+    /* Only the UNKNOWN answers were decided in memory, and counted so. */
+    assert_true(metric_of(fx->port, "buzzradar_http_rate_limit_fallbacks_total") == 3);
     fx_stop(fx);
+}
+
+/* GET key from the test's redis-server as a string ("" when missing), into buf. */
+static const char *redis_get(const HarnessRedis *redis, const char *key, char *buf, size_t len) {
+    redisContext *c = harness_redis_connect(redis);
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, "GET %s", key);
+    assert_non_null(r);
+    snprintf(buf, len, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+    redisFree(c);
+    return buf;
+}
+
+static RateLimitRedis *redis_limiter(const HarnessRedis *redis) {
+    RateLimitRedisOptions o;
+    ratelimit_redis_options_default(&o);
+    o.url = redis->url;
+    char err[256];
+    RateLimitRedis *l = ratelimit_redis_new(&o, err, sizeof err);
+    if (!l) fail_msg("ratelimit_redis_new: %s", err);
+    return l;
+}
+
+static void rate_limit_is_shared_through_redis(void **state) {
+    (void)state;
+    HarnessRedis redis;
+    assert_int_equal(harness_redis_start(&redis), 0);
+    /* Two servers with limiters of their own, as two worker replicas, one Redis. */
+    RateLimitRedis *la = redis_limiter(&redis), *lb = redis_limiter(&redis);
+    Fx *a = fx_start_at(NULL, HOOKS_REDIS, "127.0.0.1:0", la);
+    Fx *b = fx_start_at(NULL, HOOKS_REDIS, "127.0.0.1:0", lb);
+    const int64_t t0 = 1764050400000LL; /* a minute boundary */
+    atomic_store(&a->fake.now_ms, t0 + 20500);
+    atomic_store(&b->fake.now_ms, t0 + 20500);
+    const char *body = "{\"text\":\"hello\"}";
+    for (int i = 0; i < 100; i++) {
+        int st = raw_post(i % 2 ? a->port : b->port, "/predict", body);
+        if (st != 200) fail_msg("request %d got %d", i, st);
+    }
+    /* The 101st request across both replicas is refused, on either. */
+    Resp r;
+    char v[32];
+    curl_call(&r, b->port, "POST", "/predict", body, NULL);
+    expect_error(&r, 429, "100 requests per minute");
+    assert_string_equal(resp_header(&r, "Retry-After", v, sizeof v), "40");
+    resp_free(&r);
+    curl_call(&r, a->port, "POST", "/feedback", "{\"id\":\"1\",\"label\":\"negative\"}", NULL);
+    expect_error(&r, 429, "rate limit");
+    assert_string_equal(resp_header(&r, "Retry-After", v, sizeof v), "40");
+    resp_free(&r);
+    /* Redis holds the count; no decision fell back to memory. */
+    assert_string_equal(redis_get(&redis, "bz:rate:127.0.0.1:29400840", v, sizeof v), "102");
+    assert_true(metric_of(a->port, "buzzradar_http_rate_limit_fallbacks_total") == 0);
+    assert_true(metric_of(b->port, "buzzradar_http_requests_total{code=\"429\"}") == 1);
+    /* The next minute has a fresh budget. */
+    atomic_store(&a->fake.now_ms, t0 + 60000);
+    atomic_store(&b->fake.now_ms, t0 + 60000);
+    assert_int_equal(raw_post(a->port, "/predict", body), 200);
+    assert_int_equal(raw_post(b->port, "/predict", body), 200);
+
+    /* Redis gone: each replica limits in memory, and no request waits for Redis. */
+    assert_int_equal(harness_redis_stop(&redis), 0);
+    atomic_store(&a->fake.now_ms, t0 + 120000);
+    atomic_store(&b->fake.now_ms, t0 + 120000);
+    double start = util_now_s(), slowest = 0;
+    for (int i = 0; i < 100; i++) {
+        double t = util_now_s();
+        int st = raw_post(a->port, "/predict", body);
+        if (st != 200) fail_msg("request %d without Redis got %d", i, st);
+        if (util_now_s() - t > slowest) slowest = util_now_s() - t;
+    }
+    assert_int_equal(raw_post(a->port, "/predict", body), 429);
+    if (slowest > 1.0) fail_msg("a request took %.3f s without Redis", slowest);
+    assert_true(util_now_s() - start < 10.0);
+    assert_true(metric_of(a->port, "buzzradar_http_rate_limit_fallbacks_total") == 101);
+    assert_int_equal(raw_post(b->port, "/predict", body), 200); /* b counts its own */
+    fx_stop(a);
+    fx_stop(b);
+    ratelimit_redis_free(la);
+    ratelimit_redis_free(lb);
+}
+
+static void rate_limit_counts_ipv6_clients_in_redis(void **state) {
+    (void)state;
+    HarnessRedis redis;
+    assert_int_equal(harness_redis_start(&redis), 0);
+    RateLimitRedis *l = redis_limiter(&redis);
+    HttpConfig cfg;
+    http_config_default(&cfg);
+    cfg.rate_limit = 2;
+    Fx *fx = fx_start_at(&cfg, HOOKS_REDIS, "[::1]:0", l);
+    atomic_store(&fx->fake.now_ms, 1764050400000LL + 1000);
+    Resp r;
+    for (int i = 0; i < 2; i++) {
+        curl_call_at(&r, "[::1]", fx->port, "POST", "/predict", "{\"text\":\"x\"}", NULL);
+        cJSON_Delete(expect_json(&r, 200));
+        resp_free(&r);
+    }
+    curl_call_at(&r, "[::1]", fx->port, "POST", "/predict", "{\"text\":\"x\"}", NULL);
+    expect_error(&r, 429, "2 requests per minute");
+    char v[32];
+    assert_string_equal(resp_header(&r, "Retry-After", v, sizeof v), "59");
+    resp_free(&r);
+    assert_string_equal(redis_get(&redis, "bz:rate:::1:29400840", v, sizeof v), "3");
+    fx_stop(fx);
+    ratelimit_redis_free(l);
+    assert_int_equal(harness_redis_stop(&redis), 0);
 }
 
 static void survives_malformed_requests(void **state) {
@@ -964,6 +1110,8 @@ int main(void) {
         cmocka_unit_test(feedback_is_validated_and_handed_over),
         cmocka_unit_test(rate_limit_falls_back_in_process),
         cmocka_unit_test(rate_limit_asks_the_hook_first),
+        cmocka_unit_test(rate_limit_is_shared_through_redis),
+        cmocka_unit_test(rate_limit_counts_ipv6_clients_in_redis),
         cmocka_unit_test(survives_malformed_requests),
         cmocka_unit_test(serves_concurrent_clients),
         cmocka_unit_test(binds_and_reports_errors),

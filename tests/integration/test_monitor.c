@@ -132,6 +132,8 @@ static Monitor *open_monitor(const char *url, Sink *sink, MonitorConfig *overrid
     c.on_alert_ctx = sink;
     c.conn.backoff_initial_ms = 20; /* tests wait for retries: keep them short */
     c.conn.backoff_max_ms = 100;
+    c.conn.command_timeout_ms = 2000; /* a loaded CI machine is not an outage: outages */
+    c.conn.connect_timeout_ms = 2000; /* here are stopped servers, refused at once */
     char err[256];
     Monitor *m = monitor_new(&c, err, sizeof err);
     if (!m) fail_msg("monitor_new: %s", err);
@@ -143,6 +145,7 @@ static RedisStore *open_store(const char *url) {
     store_options_default(&o);
     o.url = url;
     o.model_version = VERSION;
+    o.conn.command_timeout_ms = o.conn.connect_timeout_ms = 2000; /* as in open_monitor */
     char err[256];
     RedisStore *s = store_new(&o, err, sizeof err);
     if (!s) fail_msg("store_new: %s", err);

@@ -2,7 +2,8 @@
  * redis-server (started by the harness on a unix socket): values and TTLs, key
  * prefix, one round trip per batch (measured on the server), reply errors, a server
  * stopped, hung and restarted under a live client, TCP and unix URLs, databases,
- * AUTH, and bad URLs. */
+ * AUTH, and bad URLs; the raw text kept with each prediction (byte-exact, cut at
+ * STORE_TEXT_MAX on a character boundary, optional for older predictions). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -242,6 +243,77 @@ static void put_then_read_back_with_ttls(void **state) {
     assert_int_equal(st.cache_hits, 50);
     assert_int_equal(st.preds_dropped, 0);
     assert_int_equal(st.reply_errors, 0);
+    store_free(s);
+}
+
+/* bz:pred keeps the raw text for feedback export: byte-exact (quotes, commas, line
+ * breaks, multi-byte UTF-8), cut on a character boundary past STORE_TEXT_MAX, absent
+ * when the record has none; the TTL is unchanged; a prediction written without a text
+ * field (an older worker) still reads back, with an empty text. */
+static void prediction_keeps_the_raw_text(void **state) {
+    (void)state;
+    RedisStore *s = open_store(server.url, NULL, 0);
+    static char longtext[STORE_TEXT_MAX + 64];
+    /* "x" then "é" (2 bytes) repeated: STORE_TEXT_MAX falls inside a character */
+    size_t ll = 0;
+    longtext[ll++] = 'x';
+    while (ll + 2 < sizeof longtext) longtext[ll++] = '\xc3', longtext[ll++] = '\xa9';
+    assert_int_equal(STORE_TEXT_MAX % 2, 0); /* so the cut at STORE_TEXT_MAX splits an é */
+    const char *texts[] = {"Lost my bags, again. \"Thanks\" @AirParadis\nnever again",
+                           "caf\xc3\xa9 \xe2\x9c\x88 \xf0\x9f\x98\xa1", longtext, NULL};
+    const size_t lens[] = {strlen(texts[0]), strlen(texts[1]), ll, 0};
+    const char *ids[] = {"t-quote", "t-utf8", "t-long", "t-none"};
+    StoreRecord rec[4];
+    for (int i = 0; i < 4; i++)
+        rec[i] = (StoreRecord){.id = ids[i],
+                               .id_len = strlen(ids[i]),
+                               .p_positive = 0.25f,
+                               .scored_at_ms = 1764050400123LL,
+                               .text = texts[i],
+                               .text_len = lens[i]};
+    assert_int_equal(store_put(s, rec, 4), STORE_OK);
+
+    redisContext *c = raw_connect(&server);
+    raw_ok(c, "HSET bz:pred:t-old label positive p_positive 0.75 model_version old scored_at x");
+    for (int i = 0; i < 4; i++) {
+        long long ttl = raw_int(c, "TTL bz:pred:%s", ids[i]);
+        assert_true(ttl > 86400 - 5 && ttl <= 86400);
+    }
+    assert_int_equal(raw_int(c, "HEXISTS bz:pred:t-none text"), 0);
+    assert_int_equal(raw_int(c, "HSTRLEN bz:pred:t-long text"), STORE_TEXT_MAX - 1);
+
+    const char *q[] = {ids[0], ids[1], ids[2], ids[3], "t-old"};
+    size_t ql[5];
+    for (int i = 0; i < 5; i++) ql[i] = strlen(q[i]);
+    StorePrediction *p = calloc(5, sizeof *p);
+    uint8_t found[5];
+    assert_int_equal(store_pred_get(s, q, ql, 5, p, found), 5);
+    assert_int_equal(p[0].text_len, lens[0]);
+    assert_memory_equal(p[0].text, texts[0], lens[0]);
+    assert_string_equal(p[1].text, texts[1]);
+    assert_int_equal(p[2].text_len, STORE_TEXT_MAX - 1); /* the split é left out whole */
+    assert_memory_equal(p[2].text, longtext, STORE_TEXT_MAX - 1);
+    assert_int_equal(p[2].text[STORE_TEXT_MAX - 1], '\0');
+    assert_int_equal(p[3].text_len, 0);
+    assert_string_equal(p[3].text, "");
+    assert_int_equal(p[4].positive, 1);
+    assert_int_equal(p[4].text_len, 0);
+
+    /* a text field that is not a string makes the record malformed, not found */
+    raw_ok(c, "DEL bz:pred:t-old");
+    raw_ok(c, "HSET bz:pred:t-old text orphan");
+    assert_int_equal(store_pred_get(s, q + 4, ql + 4, 1, p, found), 0);
+    free(p);
+    redisFree(c);
+
+    /* the cut itself */
+    assert_int_equal(store_text_len("abc", 3), 3);
+    assert_int_equal(store_text_len(longtext, STORE_TEXT_MAX), STORE_TEXT_MAX);
+    assert_int_equal(store_text_len(longtext, STORE_TEXT_MAX + 1), STORE_TEXT_MAX - 1);
+    memset(longtext, 'a', sizeof longtext);
+    assert_int_equal(store_text_len(longtext, sizeof longtext), STORE_TEXT_MAX);
+    memset(longtext, '\x80', sizeof longtext); /* invalid: cut where it falls */
+    assert_int_equal(store_text_len(longtext, sizeof longtext), STORE_TEXT_MAX);
     store_free(s);
 }
 
@@ -650,6 +722,7 @@ static void bad_urls_are_clear_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(put_then_read_back_with_ttls, flush_all),
+        cmocka_unit_test_setup(prediction_keeps_the_raw_text, flush_all),
         cmocka_unit_test_setup(prefix_is_configurable, flush_all),
         cmocka_unit_test_setup(other_model_version_is_a_miss, flush_all),
         cmocka_unit_test_setup(one_round_trip_per_batch, flush_all),

@@ -4,7 +4,8 @@
  * /metrics answer (buzzradar_scored_total counts every tweet produced); POST /predict
  * gives what `buzzradar predict` gives; feedback contradicting three scored labels
  * raises misclassification_burst on the alerts topic; malformed feedback is
- * dead-lettered with its reason; POST /feedback reaches the feedback consumer; `--http off`
+ * dead-lettered with its reason (and counted by it); POST /predict is counted in
+ * Redis by the shared rate limiter; POST /feedback reaches the feedback consumer; `--http off`
  * runs without a server. */
 #include <math.h>
 
@@ -138,6 +139,16 @@ static void serves_health_metrics_predict_and_raises_misclassification_burst(voi
     }
     cJSON_Delete(o);
     free(r.body);
+    /* ... and was counted by the rate limiter in Redis (bz:rate:<ip>:<minute>) */
+    redisContext *rc = harness_redis_connect(&f->redis);
+    assert_non_null(rc);
+    redisReply *keys = redisCommand(rc, "KEYS bz:rate:127.0.0.1:*");
+    assert_true(keys && keys->type == REDIS_REPLY_ARRAY && keys->elements == 1);
+    redisReply *count = redisCommand(rc, "GET %s", keys->element[0]->str);
+    assert_true(count && count->type == REDIS_REPLY_STRING && atoi(count->str) >= 1);
+    freeReplyObject(count);
+    freeReplyObject(keys);
+    redisFree(rc);
 
     /* three corrections contradicting the scored labels, and one malformed message */
     HarnessMessages msgs = {0};
@@ -194,7 +205,8 @@ static void serves_health_metrics_predict_and_raises_misclassification_burst(voi
         http_call(f, port, "/metrics", NULL, &r);
         double alerts_total = metric_sum(r.body, "buzzradar_alerts_total");
         double feedback = metric_sum(r.body, "buzzradar_feedback_total");
-        int ok = alerts_total >= 1 && feedback == 4;
+        int ok = alerts_total >= 1 && feedback == 4 &&
+                 strstr(r.body, "buzzradar_dead_letters_total{reason=\"invalid_label\"} 1\n");
         if (!ok && harness_now_ms() > deadline)
             fail_msg("/metrics: alerts %g feedback %g", alerts_total, feedback);
         free(r.body);

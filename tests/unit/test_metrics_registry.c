@@ -14,7 +14,9 @@
 
 #include <cmocka.h>
 
+#include "consumers/tweet.h"
 #include "tests/unit/promtext_check.h"
+#include "worker/alerts.h"
 #include "worker/prom.h"
 #include "worker/worker_metrics.h"
 
@@ -438,6 +440,56 @@ static void worker_metric_set_renders_and_maps_codes(void **state) {
     prom_registry_free(r);
 }
 
+/* The number of samples of a family in an exposition ("name{" or "name " lines). */
+static int family_samples(const char *text, const char *name) {
+    int n = 0;
+    size_t len = strlen(name);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        n += !strncmp(l, name, len) && (l[len] == '{' || l[len] == ' ');
+    return n;
+}
+
+static void every_alert_type_and_reason_has_its_series(void **state) {
+    (void)state;
+    PromRegistry *r = prom_registry_new();
+    WorkerMetrics m;
+    char err[256];
+    assert_int_equal(worker_metrics_init(&m, r, err, sizeof err), 0);
+    /* Alert type t is counted in its own series, by name and by value, once each. */
+    for (int t = 0; t < ALERT_TYPE_COUNT; t++) {
+        PromCounter *c = worker_metrics_alert_type(&m, (AlertType)t);
+        assert_ptr_equal(worker_metrics_alert(&m, alert_type_name((AlertType)t)), c);
+        assert_ptr_not_equal(c, worker_metrics_alert(&m, "other"));
+        prom_counter_add(c, (uint64_t)t + 1);
+    }
+    prom_counter_inc(worker_metrics_alert(&m, "no_such_alert"));
+    prom_counter_inc(worker_metrics_alert_type(&m, (AlertType)-1));
+    /* Every dead-letter reason the decoder gives, and the pipeline's and feedback's. */
+    const char *extra[] = {"produce_failed", "invalid_label"};
+    for (int st = TWEET_OK + 1; st <= TWEET_INVALID_UTF8; st++)
+        assert_ptr_not_equal(worker_metrics_dlq(&m, tweet_reason((TweetStatus)st)),
+                             worker_metrics_dlq(&m, "x"));
+    for (int i = 0; i < 2; i++)
+        assert_ptr_not_equal(worker_metrics_dlq(&m, extra[i]), worker_metrics_dlq(&m, "x"));
+
+    char *text = render_checked(r);
+    assert_int_equal(family_samples(text, "buzzradar_alerts_total"), ALERT_TYPE_COUNT + 1);
+    char series[128];
+    double v;
+    for (int t = 0; t < ALERT_TYPE_COUNT; t++) {
+        snprintf(series, sizeof series, "buzzradar_alerts_total{type=\"%s\"}", alert_type_name((AlertType)t));
+        if (promtext_value(text, series, &v) != 0) fail_msg("missing %s", series);
+        assert_true(v == t + 1);
+    }
+    assert_int_equal(promtext_value(text, "buzzradar_alerts_total{type=\"other\"}", &v), 0);
+    assert_true(v == 2);
+    /* The types the issue names beside DESIGN.md's list are there by name. */
+    assert_int_equal(promtext_value(text, "buzzradar_alerts_total{type=\"confidence_drop\"}", &v), 0);
+    assert_int_equal(promtext_value(text, "buzzradar_alerts_total{type=\"length_shift\"}", &v), 0);
+    free(text);
+    prom_registry_free(r);
+}
+
 static void consumer_lag_from_rdkafka_statistics(void **state) {
     (void)state;
     /* The shape of librdkafka's statistics (trimmed): lag -1 means unknown, partition
@@ -531,6 +583,7 @@ int main(void) {
         cmocka_unit_test(formats_values_shortest),
         cmocka_unit_test(render_bound_holds_and_cut_output_is_terminated),
         cmocka_unit_test(worker_metric_set_renders_and_maps_codes),
+        cmocka_unit_test(every_alert_type_and_reason_has_its_series),
         cmocka_unit_test(consumer_lag_from_rdkafka_statistics),
         cmocka_unit_test(checker_rejects_broken_expositions),
     };
