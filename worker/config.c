@@ -347,6 +347,11 @@ rd_kafka_conf_t *config_kafka_conf(const WorkerConfig *c, KafkaScope scope, cons
         if (kafka_defaults[i].scope == scope &&
             conf_set(conf, kafka_defaults[i].key, kafka_defaults[i].value, "", err, errlen))
             goto fail;
+    /* The embedded cluster (librdkafka's mock) holds an empty fetch for the whole
+     * fetch.wait.max.ms even when a message arrives meanwhile; in the process, a short
+     * wait costs nothing but a few hundred fetches per second of a quiet stream. */
+    if (c->embedded && scope == KAFKA_CONSUMER && conf_set(conf, "fetch.wait.max.ms", "2", "", err, errlen))
+        goto fail;
     for (int i = 0; i < c->nkafka; i++) {
         const KafkaProp *p = &c->kafka[i];
         if (p->scope != KAFKA_BOTH && p->scope != scope) continue;

@@ -156,18 +156,25 @@ static int bench_next_run(Bench *b) {
     char names[5][96];
     for (int k = 0; k < 5; k++) {
         snprintf(names[k], sizeof names[k], "e2e%d-%s", b->run, kinds[k]);
-        if (harness_broker_command(&b->broker, NULL, 0, "topic %s %d", names[k], PARTITIONS)) return -1;
+        if (harness_broker_command(&b->broker, NULL, 0, "topic %s %d", names[k], PARTITIONS)) {
+            fprintf(stderr, "bench_e2e: the broker did not create topic %s\n", names[k]);
+            return -1;
+        }
     }
     snprintf(b->in, sizeof b->in, "%s", names[0]);
     snprintf(b->out, sizeof b->out, "%s", names[1]);
     snprintf(b->group, sizeof b->group, "e2e%d-g", b->run);
     redisContext *r = harness_redis_connect(&b->redis);
-    if (!r) return -1;
+    if (!r) {
+        fprintf(stderr, "bench_e2e: cannot connect to redis-server\n");
+        return -1;
+    }
     redisReply *a = redisCommand(r, "FLUSHALL"), *c = redisCommand(r, "CONFIG RESETSTAT");
     int ok = a && c && a->type != REDIS_REPLY_ERROR && c->type != REDIS_REPLY_ERROR;
     if (a) freeReplyObject(a);
     if (c) freeReplyObject(c);
     redisFree(r);
+    if (!ok) fprintf(stderr, "bench_e2e: redis FLUSHALL / CONFIG RESETSTAT failed\n");
     return ok ? 0 : -1;
 }
 
@@ -279,7 +286,10 @@ static int bench_produce_all(Bench *b, const Stream *s) {
         snprintf(id, sizeof id, "%zu", i);
         rc = bench_send(p, b->in, id, s->json[i]);
     }
-    if (!rc && rd_kafka_flush(p, 60000)) rc = -1;
+    if (!rc && rd_kafka_flush(p, 60000)) {
+        fprintf(stderr, "bench_e2e: %d messages not acknowledged after 60 s\n", rd_kafka_outq_len(p));
+        rc = -1;
+    }
     rd_kafka_destroy(p);
     return rc;
 }
