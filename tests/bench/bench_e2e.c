@@ -645,6 +645,7 @@ typedef struct {
 
 static int bench_main(Bench *b, const Dataset *d, const BenchPlan *plan) {
     print_load("at start");
+    printf("\n");
     double model_cpu_tps;
     double model_tps = bench_model_only(b->model, d, &model_cpu_tps);
     if (model_tps <= 0) return 1;
