@@ -14,6 +14,7 @@ struct Batcher {
     void **items;         /* (capacity) ring */
     double *pushed_s;     /* (capacity) push times */
     int capacity, head, len;
+    int flushed; /* the first `flushed` queued items are ready (batcher_flush) */
     int max_batch;
     double max_wait_s;
     int closed;
@@ -77,7 +78,7 @@ int batcher_pop(Batcher *b, void **items, double *pushed_s, int max) {
     if (max > b->max_batch) max = b->max_batch;
     pthread_mutex_lock(&b->mu);
     for (;;) {
-        if (b->len >= max || (b->closed && b->len > 0)) break;
+        if (b->len >= max || b->flushed > 0 || (b->closed && b->len > 0)) break;
         if (b->closed) { /* and empty */
             pthread_mutex_unlock(&b->mu);
             return 0;
@@ -99,10 +100,22 @@ int batcher_pop(Batcher *b, void **items, double *pushed_s, int max) {
     }
     b->head = (b->head + n) % b->capacity;
     b->len -= n;
+    b->flushed = b->flushed > n ? b->flushed - n : 0;
     /* Another full batch, or a partial one whose clock runs, may be waiting. */
     if (b->len > 0) pthread_cond_signal(&b->ready);
     pthread_mutex_unlock(&b->mu);
     return n;
+}
+
+void batcher_flush(Batcher *b) {
+    pthread_mutex_lock(&b->mu);
+    /* Consumers waiting on a deadline hold no items yet: one wakes and takes a batch,
+     * and wakes the next if ready items remain (batcher_pop). */
+    if (b->len > b->flushed) {
+        b->flushed = b->len;
+        pthread_cond_signal(&b->ready);
+    }
+    pthread_mutex_unlock(&b->mu);
 }
 
 void batcher_close(Batcher *b) {

@@ -357,7 +357,7 @@ static const KafkaDefault kafka_defaults[] = {
     {KAFKA_CONSUMER, "enable.auto.commit", "true"}, /* commits what the pipeline stored */
     {KAFKA_CONSUMER, "fetch.wait.max.ms", "10"},    /* a quiet stream is not held back 500 ms */
     {KAFKA_PRODUCER, "message.timeout.ms", "0"},    /* retry until delivered: no loss */
-    {KAFKA_PRODUCER, "linger.ms", "5"},
+    {KAFKA_PRODUCER, "linger.ms", "1"},
 };
 
 static const KafkaDefault kafka_required[] = {
@@ -393,6 +393,11 @@ rd_kafka_conf_t *config_kafka_conf(const WorkerConfig *c, KafkaScope scope, cons
         if (kafka_defaults[i].scope == scope &&
             conf_set(conf, kafka_defaults[i].key, kafka_defaults[i].value, "", err, errlen))
             goto fail;
+    /* The embedded cluster (librdkafka's mock) holds an empty fetch for the whole
+     * fetch.wait.max.ms even when a message arrives meanwhile; in the process, a short
+     * wait costs nothing but a few hundred fetches per second of a quiet stream. */
+    if (c->embedded && scope == KAFKA_CONSUMER && conf_set(conf, "fetch.wait.max.ms", "2", "", err, errlen))
+        goto fail;
     for (int i = 0; i < c->nkafka; i++) {
         const KafkaProp *p = &c->kafka[i];
         if (p->scope != KAFKA_BOTH && p->scope != scope) continue;

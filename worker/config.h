@@ -79,7 +79,8 @@ void config_usage(FILE *out);
 
 /* A new librdkafka configuration for one client, in this order: bootstrap.servers
  * (c->brokers, or `bootstrap` when embedded), client.id and the project's defaults
- * for this client (see the table in config.c), the -X properties of this scope, and
+ * for this client (see the table in config.c; when embedded, the consumer's
+ * fetch.wait.max.ms is 2), the -X properties of this scope, and
  * last the properties the delivery guarantees need (the consumer's group.id from
  * --group and enable.auto.offset.store=false; the producer's enable.idempotence=true
  * and acks=all): a -X property that tries to change one of those is ignored with a

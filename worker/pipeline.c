@@ -488,6 +488,7 @@ int pipeline_run(Pipeline *p, const atomic_int *stop) {
 
     double last_stats = util_now_s();
     uint64_t last_scored = 0;
+    int unflushed = 0; /* messages pushed since the batcher was last flushed */
     while (!atomic_load(stop) && !fatal_kafka(p)) {
         int room = offsets_pending_total(p->offsets) < cfg->max_inflight;
         if (room != atomic_load(&p->reading)) {
@@ -495,8 +496,17 @@ int pipeline_run(Pipeline *p, const atomic_int *stop) {
             log_event(LOG_DEBUG, room ? "reading_resumed" : "reading_paused", NULL,
                       room ? "below max in-flight: reading again" : "max in-flight reached: reading paused");
         }
-        rd_kafka_message_t *m = consumer_poll(p->consumer, room, room ? 100 : 0);
-        if (m) accept_message(p, m);
+        /* While messages keep coming, take them without waiting; once the fetched ones
+         * are all pushed, flush the batcher: the next messages are a fetch away, so a
+         * partial batch gains nothing by waiting for them. */
+        rd_kafka_message_t *m = consumer_poll(p->consumer, room, room && !unflushed ? 100 : 0);
+        if (m) {
+            accept_message(p, m);
+            unflushed++;
+        } else if (unflushed) {
+            batcher_flush(p->batcher);
+            unflushed = 0;
+        }
         if (!room) offsets_wait_below(p->offsets, cfg->max_inflight, 50);
         store_offsets(p);
         double now = util_now_s();

@@ -27,6 +27,9 @@ struct RedisStore {
     char *keybuf;      /* max_batch * CACHE_KEY_CAP */
     const char **argv; /* max_batch + 1 */
     size_t *argvlen;   /* max_batch + 1 */
+    /* the key prefix + "pred:" + id of one write; grows for a longer id than any before */
+    char *predkey;
+    size_t predkey_cap;
     _Atomic uint64_t cache_lookups, cache_hits, cache_stale, cache_skipped, preds_written, preds_dropped,
         cache_writes, pred_lookups, reply_errors, batches_failed;
 };
@@ -71,6 +74,8 @@ RedisStore *store_new(const StoreOptions *opt, char *err, size_t errlen) {
     s->keybuf = mallocCheck((size_t)opt->max_batch * CACHE_KEY_CAP);
     s->argv = mallocCheck((size_t)(opt->max_batch + 1) * sizeof *s->argv);
     s->argvlen = mallocCheck((size_t)(opt->max_batch + 1) * sizeof *s->argvlen);
+    s->predkey_cap = PREFIX_MAX + 5 + 256;
+    s->predkey = mallocCheck(s->predkey_cap);
     return s;
 }
 
@@ -78,6 +83,7 @@ void store_free(RedisStore *s) {
     if (!s) return;
     redis_conn_free(s->conn);
     free(s->keybuf);
+    free(s->predkey);
     free(s->argv);
     free(s->argvlen);
     free(s);
@@ -230,36 +236,61 @@ typedef struct {
     int written, dropped, cache_writes, errors;
 } Put;
 
+/* prefix + "pred:" + id into s->predkey (grown when the id is longer than any before);
+ * returns the key's length. */
+static size_t pred_key(RedisStore *s, const char *id, size_t id_len) {
+    size_t plen = strlen(s->prefix), len = plen + 5 + id_len;
+    if (len > s->predkey_cap) {
+        s->predkey_cap = len + 64;
+        s->predkey = reallocCheck(s->predkey, s->predkey_cap);
+    }
+    memcpy(s->predkey, s->prefix, plen);
+    memcpy(s->predkey + plen, "pred:", 5);
+    memcpy(s->predkey + plen + 5, id, id_len);
+    return len;
+}
+
+/* Commands are appended from argument vectors (hiredis copies each argument once)
+ * rather than from format strings, whose parsing and printf conversions cost more
+ * than the rest of a write: this runs on the inference thread for every tweet. */
 static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
     const Put *p = arg;
+    char ttl_s[16], ttl_ms[16], at[32] = "";
+    size_t ttl_s_len = (size_t)snprintf(ttl_s, sizeof ttl_s, "%d", s->pred_ttl_s);
+    size_t ttl_ms_len = (size_t)snprintf(ttl_ms, sizeof ttl_ms, "%d", s->cache_ttl_ms);
+    int64_t at_ms = INT64_MIN; /* the records of a batch share their scoring time */
+    size_t at_len = 0;
     int ncmd = 0;
     for (int i = 0; i < p->n; i++) {
         const StoreRecord *r = &p->recs[i];
-        char prob[32], at[32];
-        snprintf(prob, sizeof prob, "%.9g", (double)r->p_positive);
-        util_rfc3339(r->scored_at_ms, at, sizeof at);
+        char prob[32];
+        size_t prob_len = (size_t)snprintf(prob, sizeof prob, "%.9g", (double)r->p_positive);
+        if (r->scored_at_ms != at_ms) {
+            at_ms = r->scored_at_ms;
+            util_rfc3339(at_ms, at, sizeof at);
+            at_len = strlen(at);
+        }
+        size_t key_len = pred_key(s, r->id, r->id_len);
         const char *label = r->positive ? "positive" : "negative";
-        int rc = r->text ? redisAppendCommand(ctx,
-                                              "HSET %spred:%b label %s p_positive %s model_version %s "
-                                              "scored_at %s text %b",
-                                              s->prefix, r->id, r->id_len, label, prob, s->version, at,
-                                              r->text, store_text_len(r->text, r->text_len))
-                         : redisAppendCommand(ctx,
-                                              "HSET %spred:%b label %s p_positive %s model_version %s "
-                                              "scored_at %s",
-                                              s->prefix, r->id, r->id_len, label, prob, s->version, at);
-        if (rc != REDIS_OK || redisAppendCommand(ctx, "EXPIRE %spred:%b %d", s->prefix, r->id, r->id_len,
-                                                 s->pred_ttl_s) != REDIS_OK)
+        const char *hset[] = {"HSET",          s->predkey, "label",     label, "p_positive", prob,
+                              "model_version", s->version, "scored_at", at,    "text",       r->text};
+        const size_t hset_len[] = {4,  key_len,  5,  8,
+                                   10, prob_len, 13, s->version_len,
+                                   9,  at_len,   4,  r->text ? store_text_len(r->text, r->text_len) : 0};
+        const char *expire[] = {"EXPIRE", s->predkey, ttl_s};
+        const size_t expire_len[] = {6, key_len, ttl_s_len};
+        if (redisAppendCommandArgv(ctx, r->text ? 12 : 10, hset, hset_len) != REDIS_OK ||
+            redisAppendCommandArgv(ctx, 3, expire, expire_len) != REDIS_OK)
             return -1;
         ncmd += 2;
         if (r->norm_text) {
             char key[CACHE_KEY_CAP], value[32 + VERSION_MAX + 2];
-            store_cache_key(s, r->norm_text, r->norm_len, key, sizeof key);
+            int klen = store_cache_key(s, r->norm_text, r->norm_len, key, sizeof key);
+            // one argument "<p> <version>"
             int vlen = snprintf(value, sizeof value, "%s %s", prob, s->version);
-            // one argument "<p> <version>" (hiredis splits the format, not %b values)
-            if (redisAppendCommand(ctx, "SET %s %b PX %d", key, value, (size_t)vlen, s->cache_ttl_ms) !=
-                REDIS_OK)
-                return -1;
+            const char *set[] = {"SET", key, value, "PX", ttl_ms};
+            const size_t set_len[] = {3, (size_t)klen, (size_t)vlen, 2, ttl_ms_len};
+            if (klen < 0 || redisAppendCommandArgv(ctx, 5, set, set_len) != REDIS_OK) return -1;
             ncmd++;
         }
     }

@@ -2,7 +2,13 @@
  * Kafka-protocol broker, the worker (shipped BiLSTM) and Redis, measured from the
  * outside by a producer and a consumer in this process. Printed as Markdown.
  *
- *   bench_e2e            (env: BUZZRADAR_SHARED_DATA, BUZZRADAR_BIN, BUZZRADAR_TOOLS)
+ *   bench_e2e [throughput] [latency] [cache] [--half-rate N] [-X key=value]...
+ *                        (env: BUZZRADAR_SHARED_DATA, BUZZRADAR_BIN, BUZZRADAR_TOOLS)
+ *
+ * With no section named, all three run (`make bench`). --half-rate N: the second
+ * latency load when the throughput is not measured in the same run (else half the
+ * best steady rate). -X: a librdkafka property for every worker started (as
+ * `buzzradar run -X`), to compare settings.
  *
  * Servers: build/tools/mockbroker (librdkafka's mock cluster in its own process) and
  * a redis-server on a unix socket, started through tests/harness and stopped by PID
@@ -22,9 +28,12 @@
  *     start (includes model load and group join); done when every id was seen;
  *  3. latency at a fixed offered load (1,000 tweets/s, and half the measured maximum):
  *     produce call (the message's CreateTime is taken there too) -> arrival of the
- *     scored event at this consumer, on one monotonic clock; the worker's own
- *     latency_ms field (consumption -> scoring) is shown next to it; each load once
- *     with the worker's defaults and once with -X consumer.fetch.wait.max.ms=10;
+ *     scored event at this consumer, on one monotonic clock, split into three hops
+ *     (to the worker, in the worker = its own latency_ms field, to the bench) with
+ *     the Kafka timestamps; each load once with the worker's defaults and once with
+ *     -X consumer.fetch.wait.max.ms=1. The bench's own clients add as little as they
+ *     can: its producer sends at once (linger.ms 0) and its consumer waits at most
+ *     1 ms per fetch (the mock broker holds an empty fetch for the whole wait);
  *  4. cache effect: a stream where 30% of the texts repeat earlier ones, against the
  *     same length of unique texts; hits from the worker's final stats line and
  *     Redis INFO keyspace_hits. */
@@ -55,6 +64,10 @@
 #define LAT_RATE     1000
 #define LAT_SECS     10
 #define WAIT_MS      120000 /* longest wait for a run's last scored event */
+#define BENCH_MAX_X  16     /* -X properties on the bench's command line */
+/* The latency runs' producer (the stream's source) and consumer (the measuring end). */
+#define BENCH_LINGER_MS    "0"
+#define SINK_FETCH_WAIT_MS "1"
 
 typedef struct {
     HarnessBroker broker;
@@ -65,6 +78,8 @@ typedef struct {
     int run; /* runs so far: names the topics and logs */
     char in[96], out[96], group[96];
     char log_path[HARNESS_PATH_MAX];
+    const char *x[BENCH_MAX_X]; /* -X properties for every worker (the bench's command line) */
+    int nx;
 } Bench;
 
 /* The input stream of one run: n messages, id i is the decimal string of i. */
@@ -76,10 +91,12 @@ typedef struct {
 /* What the bench consumer saw of one run's output topic. */
 typedef struct {
     rd_kafka_t *c;
-    size_t n;           /* ids 0..n-1 are measured */
-    uint8_t *seen;      /* n flags */
-    int64_t *arrive_us; /* first arrival of each id (monotonic us) */
-    double *field_ms;   /* the event's latency_ms */
+    size_t n;                /* ids 0..n-1 are measured */
+    uint8_t *seen;           /* n flags */
+    int64_t *arrive_us;      /* first arrival of each id (monotonic us) */
+    double *field_ms;        /* the event's latency_ms */
+    int64_t *out_ts_ms;      /* the scored event's Kafka timestamp: the worker's produce call (wall ms) */
+    int64_t *arrive_wall_us; /* first arrival of each id (wall clock us) */
     size_t distinct, others;
     int64_t first_us, last_us;
 } Sink;
@@ -87,6 +104,12 @@ typedef struct {
 static int64_t now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t wall_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -133,55 +156,55 @@ static int bench_next_run(Bench *b) {
     char names[5][96];
     for (int k = 0; k < 5; k++) {
         snprintf(names[k], sizeof names[k], "e2e%d-%s", b->run, kinds[k]);
-        if (harness_broker_command(&b->broker, NULL, 0, "topic %s %d", names[k], PARTITIONS)) return -1;
+        if (harness_broker_command(&b->broker, NULL, 0, "topic %s %d", names[k], PARTITIONS)) {
+            fprintf(stderr, "bench_e2e: the broker did not create topic %s\n", names[k]);
+            return -1;
+        }
     }
     snprintf(b->in, sizeof b->in, "%s", names[0]);
     snprintf(b->out, sizeof b->out, "%s", names[1]);
     snprintf(b->group, sizeof b->group, "e2e%d-g", b->run);
     redisContext *r = harness_redis_connect(&b->redis);
-    if (!r) return -1;
+    if (!r) {
+        fprintf(stderr, "bench_e2e: cannot connect to redis-server\n");
+        return -1;
+    }
     redisReply *a = redisCommand(r, "FLUSHALL"), *c = redisCommand(r, "CONFIG RESETSTAT");
     int ok = a && c && a->type != REDIS_REPLY_ERROR && c->type != REDIS_REPLY_ERROR;
     if (a) freeReplyObject(a);
     if (c) freeReplyObject(c);
     redisFree(r);
+    if (!ok) fprintf(stderr, "bench_e2e: redis FLUSHALL / CONFIG RESETSTAT failed\n");
     return ok ? 0 : -1;
 }
 
-/* Starts the worker on the current run's topics; xprop: NULL or one more "-X" property. */
+/* Starts the worker on the current run's topics, with every -X property of the bench's
+ * command line and then xprop (NULL or one more). */
 static pid_t bench_worker_start(Bench *b, int threads, const char *xprop) {
     char th[16], dlq[96], fb[96], al[96];
     snprintf(th, sizeof th, "%d", threads);
     snprintf(dlq, sizeof dlq, "e2e%d-dlq", b->run);
     snprintf(fb, sizeof fb, "e2e%d-fb", b->run);
     snprintf(al, sizeof al, "e2e%d-al", b->run);
-    const char *argv[] = {b->bin,
-                          "run",
-                          "--brokers",
-                          b->broker.bootstrap,
-                          "--redis",
-                          b->redis.url,
-                          "--group",
-                          b->group,
-                          "--topic-in",
-                          b->in,
-                          "--topic-out",
-                          b->out,
-                          "--topic-dlq",
-                          dlq,
-                          "--topic-feedback",
-                          fb,
-                          "--topic-alerts",
-                          al,
-                          "--model",
-                          b->model,
-                          "--threads",
-                          th,
-                          "--stats-interval",
-                          "1",
-                          xprop ? "-X" : NULL,
-                          xprop,
-                          NULL};
+    const char *fixed[] = {b->bin,           "run",        "--brokers",        b->broker.bootstrap,
+                           "--redis",        b->redis.url, "--group",          b->group,
+                           "--topic-in",     b->in,        "--topic-out",      b->out,
+                           "--topic-dlq",    dlq,          "--topic-feedback", fb,
+                           "--topic-alerts", al,           "--model",          b->model,
+                           "--threads",      th,           "--stats-interval", "1"};
+    const size_t nfixed = sizeof fixed / sizeof fixed[0];
+    const char *argv[sizeof fixed / sizeof fixed[0] + 2 * (BENCH_MAX_X + 1) + 1];
+    size_t argc = 0;
+    for (size_t i = 0; i < nfixed; i++) argv[argc++] = fixed[i];
+    for (int i = 0; i < b->nx; i++) {
+        argv[argc++] = "-X";
+        argv[argc++] = b->x[i];
+    }
+    if (xprop) {
+        argv[argc++] = "-X";
+        argv[argc++] = xprop;
+    }
+    argv[argc] = NULL;
     char name[64];
     snprintf(name, sizeof name, "worker-%d.log", b->run);
     harness_path_join(b->log_path, sizeof b->log_path, b->dir, name);
@@ -189,24 +212,36 @@ static pid_t bench_worker_start(Bench *b, int threads, const char *xprop) {
     return harness_spawn(argv, &o);
 }
 
-/* Stops the worker (SIGTERM: drain, commit, final stats line) and returns the
- * cache_hits of its last stats line (-1 when none was logged). */
-static long bench_worker_stop(Bench *b, pid_t pid) {
+/* The last value of a numeric field of the worker's `stats` log lines (-1 when none). */
+static double log_last_number(const char *log, const char *field) {
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":", field);
+    double v = -1;
+    for (const char *p = log; p && (p = strstr(p, key)); p += strlen(key)) {
+        const char *s = p + strlen(key);
+        if (*s == '"') s++;
+        v = strtod(s, NULL);
+    }
+    return v;
+}
+
+/* What the worker's final stats line said. */
+typedef struct {
+    long cache_hits;   /* -1 when no stats line was logged */
+    double mean_batch; /* tweets per model batch over the run */
+} WorkerStats;
+
+/* Stops the worker (SIGTERM: drain, commit, final stats line) and reads that line. */
+static WorkerStats bench_worker_stop(Bench *b, pid_t pid) {
     int st = harness_stop(pid, 30000);
     if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         printf("- warning: worker %d of run %d did not exit cleanly (status %d)\n", (int)pid, b->run, st);
         harness_print_tail("worker log", b->log_path);
     }
     char *log = harness_read_file(b->log_path, NULL);
-    long hits = -1;
-    const char *key = "\"cache_hits\":";
-    for (const char *p = log; p && (p = strstr(p, key)); p += strlen(key)) {
-        const char *v = p + strlen(key);
-        if (*v == '"') v++;
-        hits = strtol(v, NULL, 10);
-    }
+    WorkerStats w = {(long)log_last_number(log, "cache_hits"), log_last_number(log, "mean_batch")};
     free(log);
-    return hits;
+    return w;
 }
 
 /* Redis INFO stats keyspace_hits (-1 when unavailable). */
@@ -251,7 +286,10 @@ static int bench_produce_all(Bench *b, const Stream *s) {
         snprintf(id, sizeof id, "%zu", i);
         rc = bench_send(p, b->in, id, s->json[i]);
     }
-    if (!rc && rd_kafka_flush(p, 60000)) rc = -1;
+    if (!rc && rd_kafka_flush(p, 60000)) {
+        fprintf(stderr, "bench_e2e: %d messages not acknowledged after 60 s\n", rd_kafka_outq_len(p));
+        rc = -1;
+    }
     rd_kafka_destroy(p);
     return rc;
 }
@@ -260,7 +298,7 @@ static int bench_produce_all(Bench *b, const Stream *s) {
 static int sink_open(Sink *k, Bench *b, size_t n) {
     memset(k, 0, sizeof *k);
     char err[512];
-    const char *conf[] = {"fetch.wait.max.ms", "10", "enable.auto.commit", "false", NULL};
+    const char *conf[] = {"fetch.wait.max.ms", SINK_FETCH_WAIT_MS, "enable.auto.commit", "false", NULL};
     k->c = harness_kafka_group_consumer(b->broker.bootstrap, "e2e-bench-reader", conf, err, sizeof err);
     if (!k->c) {
         fprintf(stderr, "bench_e2e: consumer: %s\n", err);
@@ -279,6 +317,8 @@ static int sink_open(Sink *k, Bench *b, size_t n) {
     k->seen = callocCheck(n, 1);
     k->arrive_us = callocCheck(n, sizeof(int64_t));
     k->field_ms = callocCheck(n, sizeof(double));
+    k->out_ts_ms = callocCheck(n, sizeof(int64_t));
+    k->arrive_wall_us = callocCheck(n, sizeof(int64_t));
     return 0;
 }
 
@@ -287,7 +327,7 @@ static void sink_poll(Sink *k, int timeout_ms) {
     rd_kafka_message_t *m;
     while ((m = rd_kafka_consumer_poll(k->c, timeout_ms))) {
         timeout_ms = 0;
-        int64_t t = now_us();
+        int64_t t = now_us(), tw = wall_us();
         if (!m->err && m->key && m->key_len > 0 && m->key_len < 24) {
             char key[24];
             memcpy(key, m->key, m->key_len);
@@ -299,6 +339,8 @@ static void sink_poll(Sink *k, int timeout_ms) {
                     k->seen[i] = 1;
                     k->distinct++;
                     k->arrive_us[i] = t;
+                    k->arrive_wall_us[i] = tw;
+                    k->out_ts_ms[i] = rd_kafka_message_timestamp(m, NULL);
                     if (!k->first_us) k->first_us = t;
                     k->last_us = t;
                     const char *f = m->payload ? memmem(m->payload, m->len, "\"latency_ms\":", 13) : NULL;
@@ -320,14 +362,37 @@ static void sink_close(Sink *k) {
     free(k->seen);
     free(k->arrive_us);
     free(k->field_ms);
+    free(k->out_ts_ms);
+    free(k->arrive_wall_us);
     memset(k, 0, sizeof *k);
 }
 
 /* ---- measurements --------------------------------------------------------------------- */
 
-/* Model-only tweets/s on one thread, batches of MODEL_BATCH, over d's first rows. */
-static double bench_model_only(const char *path, const Dataset *d) {
+/* This thread's CPU time, seconds. */
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time (user + system) of process pid so far, seconds; -1 when unreadable. */
+static double proc_cpu_s(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    char *st = harness_read_file(path, NULL);
+    const char *p = st ? strrchr(st, ')') : NULL; /* the command name may hold spaces */
+    unsigned long long ut = 0, stime = 0;
+    int ok = p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stime) == 2;
+    free(st);
+    return ok ? (double)(ut + stime) / (double)sysconf(_SC_CLK_TCK) : -1;
+}
+
+/* Model-only tweets/s on one thread, batches of MODEL_BATCH, over d's first rows; the
+ * same per CPU-second of the thread into *per_cpu_s (steadier on a shared machine). */
+static double bench_model_only(const char *path, const Dataset *d, double *per_cpu_s) {
     char err[512];
+    *per_cpu_s = 0;
     Classifier *c = classifier_load(path, err, sizeof err);
     if (!c) {
         printf("- model-only: skipped (%s)\n", err);
@@ -336,9 +401,9 @@ static double bench_model_only(const char *path, const Dataset *d) {
     openblas_set_num_threads(1);
     ClassifierBatch *b = classifier_batch_new(c, MODEL_BATCH);
     int n = d->n < MODEL_ROWS ? d->n : MODEL_ROWS;
-    double best = 1e30;
+    double best = 1e30, best_cpu = 1e30;
     for (int pass = 0; pass < 4; pass++) { /* pass 0 warms caches; best of the others */
-        double t0 = util_now_s();
+        double t0 = util_now_s(), c0 = thread_cpu_s();
         for (int i = 0; i < n; i += MODEL_BATCH) {
             int m = n - i < MODEL_BATCH ? n - i : MODEL_BATCH;
             classifier_batch_reset(b);
@@ -346,17 +411,20 @@ static double bench_model_only(const char *path, const Dataset *d) {
                 classifier_batch_add(b, dataset_text(d, i + k), dataset_len(d, i + k));
             classifier_batch_score(b);
         }
-        double t = util_now_s() - t0;
+        double t = util_now_s() - t0, tc = thread_cpu_s() - c0;
         if (pass > 0 && t < best) best = t;
+        if (pass > 0 && tc < best_cpu) best_cpu = tc;
     }
     classifier_batch_free(b);
     classifier_free(c);
+    *per_cpu_s = n / best_cpu;
     return n / best;
 }
 
 typedef struct {
     size_t seen;
     double steady_tps, wall_tps, wall_s;
+    double cpu_s, cpu_tps; /* the worker's CPU time in the steady part, and tweets per CPU-second */
     long cache_hits, redis_hits;
 } BurstResult;
 
@@ -372,22 +440,50 @@ static int bench_burst(Bench *b, const Stream *s, int threads, BurstResult *r) {
         sink_close(&k);
         return -1;
     }
-    while (k.distinct < s->n && now_us() - t0 < (int64_t)WAIT_MS * 1000) sink_poll(&k, 100);
+    double cpu0 = -1;
+    size_t seen0 = 0;
+    while (k.distinct < s->n && now_us() - t0 < (int64_t)WAIT_MS * 1000) {
+        sink_poll(&k, 100);
+        if (cpu0 < 0 && k.distinct > 0) { /* the first scored events: model loaded, group joined */
+            cpu0 = proc_cpu_s(pid);
+            seen0 = k.distinct;
+        }
+    }
+    double cpu1 = proc_cpu_s(pid);
+    if (cpu0 >= 0 && cpu1 > cpu0) {
+        r->cpu_s = cpu1 - cpu0;
+        r->cpu_tps = (double)(k.distinct - seen0) / r->cpu_s;
+    }
     r->seen = k.distinct;
     r->wall_s = (k.last_us - t0) / 1e6;
     r->wall_tps = k.distinct / r->wall_s;
     r->steady_tps = k.distinct > 1 ? (k.distinct - 1) / ((k.last_us - k.first_us) / 1e6) : 0;
-    r->cache_hits = bench_worker_stop(b, pid);
+    r->cache_hits = bench_worker_stop(b, pid).cache_hits;
     r->redis_hits = bench_redis_hits(b);
     sink_close(&k);
     if (r->seen < s->n) printf("- warning: run %d saw %zu of %zu ids\n", b->run, r->seen, s->n);
     return 0;
 }
 
+/* Percentiles of one latency sample, ms. */
+typedef struct {
+    double p50, p95, p99, max;
+} Percentiles;
+
+/* Sorts v[0..n) (n >= 1) and reads its percentiles. */
+static Percentiles percentiles(double *v, size_t n) {
+    qsort(v, n, sizeof(double), cmp_double);
+    return (Percentiles){v[n / 2], v[(size_t)(n * 0.95)], v[(size_t)(n * 0.99)], v[n - 1]};
+}
+
 typedef struct {
     double offered, achieved;
     size_t sent, seen;
-    double p50, p95, p99, max, f50, f95, f99;
+    Percentiles e2e;   /* produce call -> arrival at the bench consumer */
+    Percentiles field; /* the event's latency_ms: in the worker, consumption -> produce call */
+    Percentiles in;    /* produce call -> the worker's consumption (wall clocks, ms resolution) */
+    Percentiles out;   /* the worker's produce call -> arrival at the bench consumer (idem) */
+    double mean_batch; /* the worker's tweets per model batch */
 } LatencyResult;
 
 /* Starts a worker, warms it up (every partition assigned and scoring), then offers
@@ -399,7 +495,7 @@ static int bench_latency(Bench *b, const Stream *s, int threads, double rate, do
     if (n + warm > s->n) n = s->n - warm;
     Sink k;
     if (bench_next_run(b) || sink_open(&k, b, n + warm)) return -1;
-    rd_kafka_t *p = bench_producer(b, "1");
+    rd_kafka_t *p = bench_producer(b, BENCH_LINGER_MS);
     pid_t pid = p ? bench_worker_start(b, threads, xprop) : -1;
     if (pid <= 0) {
         if (p) rd_kafka_destroy(p);
@@ -407,7 +503,8 @@ static int bench_latency(Bench *b, const Stream *s, int threads, double rate, do
         return -1;
     }
     char id[24];
-    int64_t *sent_us = callocCheck(n + warm, sizeof(int64_t));
+    int64_t *sent_us = callocCheck(n + warm, sizeof(int64_t)),
+            *sent_wall_us = callocCheck(n + warm, sizeof(int64_t));
     int rc = 0;
     /* warm-up: ids n..n+warm-1, until all are scored */
     for (size_t i = n; i < n + warm && !rc; i++) {
@@ -428,6 +525,7 @@ static int bench_latency(Bench *b, const Stream *s, int threads, double rate, do
         while (i < n && t0 + (int64_t)(i * 1e6 / rate) <= t) {
             snprintf(id, sizeof id, "%zu", i);
             sent_us[i] = now_us();
+            sent_wall_us[i] = wall_us();
             if (bench_send(p, b->in, id, s->json[i])) rc = -1;
             i++;
         }
@@ -440,45 +538,74 @@ static int bench_latency(Bench *b, const Stream *s, int threads, double rate, do
         rd_kafka_poll(p, 0);
         sink_poll(&k, 50);
     }
-    bench_worker_stop(b, pid);
+    r->mean_batch = bench_worker_stop(b, pid).mean_batch;
     rd_kafka_flush(p, 5000);
     rd_kafka_destroy(p);
     r->offered = rate;
     r->sent = i;
     double *lat = mallocCheck((n + 1) * sizeof(double)), *fld = mallocCheck((n + 1) * sizeof(double));
+    double *hin = mallocCheck((n + 1) * sizeof(double)), *hout = mallocCheck((n + 1) * sizeof(double));
     size_t m = 0;
     for (size_t j = 0; j < n; j++)
         if (k.seen[j] && sent_us[j]) {
             lat[m] = (k.arrive_us[j] - sent_us[j]) / 1000.0;
             fld[m] = k.field_ms[j];
+            double produced_ms = k.out_ts_ms[j] > 0 ? (double)k.out_ts_ms[j] : k.arrive_wall_us[j] / 1000.0;
+            hin[m] = produced_ms - fld[m] - sent_wall_us[j] / 1000.0;
+            hout[m] = k.arrive_wall_us[j] / 1000.0 - produced_ms;
             m++;
         }
     r->seen = m;
     if (m > 0) {
-        qsort(lat, m, sizeof(double), cmp_double);
-        qsort(fld, m, sizeof(double), cmp_double);
-        r->p50 = lat[m / 2];
-        r->p95 = lat[(size_t)(m * 0.95)];
-        r->p99 = lat[(size_t)(m * 0.99)];
-        r->max = lat[m - 1];
-        r->f50 = fld[m / 2];
-        r->f95 = fld[(size_t)(m * 0.95)];
-        r->f99 = fld[(size_t)(m * 0.99)];
+        r->e2e = percentiles(lat, m);
+        r->field = percentiles(fld, m);
+        r->in = percentiles(hin, m);
+        r->out = percentiles(hout, m);
     }
     free(lat);
     free(fld);
+    free(hin);
+    free(hout);
+    free(sent_wall_us);
     free(sent_us);
     sink_close(&k);
     return rc || m == 0 ? -1 : 0;
 }
 
-/* Prints the 1/5/15-minute load averages: the machine may be shared. */
+/* GFLOP/s of sgemm 256 x 512 x 128 on one thread, best of 3 runs of 0.2 s: how much
+ * of a core this process gets now (the machine may be shared). */
+static double sgemm_gflops(void) {
+    enum { M = 256, N = 512, K = 128 };
+    float *a = callocCheck((size_t)M * K, sizeof(float)), *b = callocCheck((size_t)K * N, sizeof(float)),
+          *c = callocCheck((size_t)M * N, sizeof(float));
+    for (int i = 0; i < M * K; i++) a[i] = (float)(i % 7) * 0.1f;
+    for (int i = 0; i < K * N; i++) b[i] = (float)(i % 5) * 0.1f;
+    openblas_set_num_threads(1);
+    double best = 0;
+    for (int run = 0; run < 3; run++) {
+        long calls = 0;
+        double t0 = util_now_s(), t;
+        do {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+            calls++;
+        } while ((t = util_now_s() - t0) < 0.2);
+        double g = 2.0 * M * N * K * (double)calls / t / 1e9;
+        if (g > best) best = g;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+/* Prints the 1/5/15-minute load averages and the sgemm rate: the machine may be shared. */
 static void print_load(const char *when) {
     char *l = harness_read_file("/proc/loadavg", NULL);
     double a = 0, b = 0, c = 0;
     if (l) sscanf(l, "%lf %lf %lf", &a, &b, &c);
     free(l);
-    printf("- load average %s: %.2f %.2f %.2f\n", when, a, b, c);
+    printf("- load average %s: %.2f %.2f %.2f; sgemm 256x512x128 on one thread: %.1f GFLOP/s\n", when, a, b,
+           c, sgemm_gflops());
 }
 
 /* BUILD of this program (BUILD/bench/bench_e2e) into out, or "build". */
@@ -498,15 +625,29 @@ static void bench_build_dir(char *out, size_t len) {
 
 /* ---- main ----------------------------------------------------------------------------- */
 
+static void print_p(const Percentiles *p) { printf(" %.1f / %.1f / %.1f |", p->p50, p->p95, p->p99); }
+
 static void print_latency(const LatencyResult *l, int threads, const char *xprop) {
-    printf("| %d | %s | %.0f | %.0f | %zu / %zu | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n",
-           threads, xprop ? xprop : "(none)", l->offered, l->achieved, l->seen, l->sent, l->p50, l->p95,
-           l->p99, l->max, l->f50, l->f95, l->f99);
+    printf("| %d | %s | %.0f | %.0f | %zu / %zu | %.1f | %.1f | %.1f | %.1f |", threads,
+           xprop ? xprop : "(none)", l->offered, l->achieved, l->seen, l->sent, l->e2e.p50, l->e2e.p95,
+           l->e2e.p99, l->e2e.max);
+    print_p(&l->in);
+    print_p(&l->field);
+    print_p(&l->out);
+    printf(" %.1f |\n", l->mean_batch);
 }
 
-static int bench_main(Bench *b, const Dataset *d) {
+/* What to run (the bench's command line). */
+typedef struct {
+    int throughput, latency, cache;
+    double half_rate; /* the second latency load when the throughput is not measured (0: none) */
+} BenchPlan;
+
+static int bench_main(Bench *b, const Dataset *d, const BenchPlan *plan) {
     print_load("at start");
-    double model_tps = bench_model_only(b->model, d);
+    printf("\n");
+    double model_cpu_tps;
+    double model_tps = bench_model_only(b->model, d, &model_cpu_tps);
     if (model_tps <= 0) return 1;
     size_t burst = (size_t)(model_tps * BURST_SECS);
     if (burst < BURST_MIN) burst = BURST_MIN;
@@ -516,70 +657,103 @@ static int bench_main(Bench *b, const Dataset *d) {
     for (int i = 0; i < d->n; i++) rows[i] = i;
     Stream plain = stream_new(d, rows, burst);
 
-    printf(
-        "Worker: `%s run --threads N --stats-interval 1` (defaults otherwise: --batch-max 64, "
-        "--batch-wait-ms 5, producer linger.ms 5, acks=all, idempotent), model %s; broker: mockbroker "
-        "(1 broker, librdkafka mock cluster in its own process), topics of %d partitions; redis-server on a "
-        "unix socket. All on this machine (the load generator too).\n\n",
-        b->bin, b->model, PARTITIONS);
+    printf("Worker: `%s run --threads N --stats-interval 1", b->bin);
+    for (int i = 0; i < b->nx; i++) printf(" -X %s", b->x[i]);
+    printf("` (defaults otherwise: --batch-max 64, --batch-wait-ms 5, producer linger.ms 1, consumer "
+           "fetch.wait.max.ms 10, acks=all, idempotent), model %s; broker: mockbroker (1 broker, librdkafka "
+           "mock cluster in its own process), "
+           "topics of %d partitions; redis-server on a unix socket. All on this machine (the load generator "
+           "too).\n\n",
+           b->model, PARTITIONS);
 
-    double best = 0;
-    BurstResult runs[2];
-    int ok[2];
-    for (int threads = 1; threads <= 2; threads++)
-        ok[threads - 1] = !bench_burst(b, &plain, threads, &runs[threads - 1]);
-    /* the machine is shared: the model-only rate again after the runs, the higher one is the reference */
-    double model_after = bench_model_only(b->model, d);
-    double model_before = model_tps;
-    if (model_after > model_tps) model_tps = model_after;
-    printf("### Throughput (burst of %zu tweets pre-produced, then the worker started)\n\n", burst);
-    printf(
-        "Model only: %.0f tweets/s (this process, model/classifier.h, one thread, batches of %d, %d tweets, "
-        "best of 3 passes, measured before and after the two runs: %.0f and %.0f; the higher is the "
-        "reference). "
-        "Steady = distinct ids / time from the first to the last scored event at the bench consumer; "
-        "from start = from spawning the worker (model load, group join) to the last one.\n\n",
-        model_tps, MODEL_BATCH, d->n < MODEL_ROWS ? d->n : MODEL_ROWS, model_before, model_after);
-    printf(
-        "| threads | tweets | scored seen | steady tweets/s | from start tweets/s (s) | model-only x threads "
-        "| ratio |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    for (int threads = 1; threads <= 2; threads++) {
-        const BurstResult r = runs[threads - 1];
-        if (!ok[threads - 1]) {
-            printf("| %d | run failed |\n", threads);
-            continue;
+    double best = plan->half_rate * 2;
+    if (plan->throughput) {
+        BurstResult runs[2];
+        int ok[2];
+        for (int threads = 1; threads <= 2; threads++)
+            ok[threads - 1] = !bench_burst(b, &plain, threads, &runs[threads - 1]);
+        /* the machine is shared: the model-only rate again after the runs, the higher one is the reference */
+        double model_cpu_after;
+        double model_after = bench_model_only(b->model, d, &model_cpu_after);
+        double model_before = model_tps;
+        if (model_after > model_tps) model_tps = model_after;
+        if (model_cpu_after > model_cpu_tps) model_cpu_tps = model_cpu_after;
+        printf("### Throughput (burst of %zu tweets pre-produced, then the worker started)\n\n", burst);
+        printf(
+            "Model only: %.0f tweets/s (this process, model/classifier.h, one thread, batches of %d, %d "
+            "tweets, best of 3 passes, measured before and after the two runs: %.0f and %.0f; the higher is "
+            "the reference); %.0f tweets per CPU-second of its thread. Steady = distinct ids / time from the "
+            "first to the last scored event at the bench consumer; from start = from spawning the worker "
+            "(model load, group join) to the last one. Per worker CPU-second = the ids scored in the steady "
+            "part / the CPU time the whole worker process (every thread) used meanwhile "
+            "(/proc/PID/stat): what the pipeline costs beside the model, whatever share of the cores it "
+            "got.\n\n",
+            model_tps, MODEL_BATCH, d->n < MODEL_ROWS ? d->n : MODEL_ROWS, model_before, model_after,
+            model_cpu_tps);
+        printf("| threads | tweets | scored seen | steady tweets/s | from start tweets/s (s) | model-only x "
+               "threads | ratio | worker CPU-s | per worker CPU-second | vs model-only per CPU-second |\n"
+               "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        best = 0;
+        for (int threads = 1; threads <= 2; threads++) {
+            const BurstResult r = runs[threads - 1];
+            if (!ok[threads - 1]) {
+                printf("| %d | run failed |\n", threads);
+                continue;
+            }
+            printf("| %d | %zu | %zu | %.0f | %.0f (%.1f s) | %.0f | %.0f%% | %.2f | %.0f | %.0f%% |\n",
+                   threads, plain.n, r.seen, r.steady_tps, r.wall_tps, r.wall_s, model_tps * threads,
+                   100.0 * r.steady_tps / (model_tps * threads), r.cpu_s, r.cpu_tps,
+                   100.0 * r.cpu_tps / model_cpu_tps);
+            fflush(stdout);
+            if (r.steady_tps > best) best = r.steady_tps;
         }
-        printf("| %d | %zu | %zu | %.0f | %.0f (%.1f s) | %.0f | %.0f%% |\n", threads, plain.n, r.seen,
-               r.steady_tps, r.wall_tps, r.wall_s, model_tps * threads,
-               100.0 * r.steady_tps / (model_tps * threads));
-        fflush(stdout);
-        if (r.steady_tps > best) best = r.steady_tps;
+        printf("\n");
     }
 
-    printf("\n### Latency at a fixed offered load (--threads 2)\n\n"
-           "End to end = the bench's produce call (where the message's CreateTime is set; producer "
-           "linger.ms 1) -> the scored event's arrival at the bench consumer (fetch.wait.max.ms 10), one "
-           "monotonic clock, ms. Worker field = the event's `latency_ms` (the worker's own measure). "
-           "After a warm-up of 200 tweets.\n\n");
-    printf("| threads | worker -X | offered/s | achieved/s | seen / sent | p50 | p95 | p99 | max | field p50 "
-           "| field p95 | "
-           "field p99 |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-           "|\n");
-    /* the worker's defaults, then a short consumer fetch wait (librdkafka's default is 500 ms) */
-    const char *fetch10 = "consumer.fetch.wait.max.ms=10";
-    double rates[4] = {LAT_RATE, best / 2, LAT_RATE, best / 2};
-    double secs[4] = {LAT_SECS, 6, 8, 6};
-    const char *xprops[4] = {NULL, NULL, fetch10, fetch10};
-    for (int k = 0; k < 4; k++) {
-        if (rates[k] < 10) continue;
-        LatencyResult l;
-        if (bench_latency(b, &plain, 2, rates[k], secs[k], xprops[k], &l))
-            printf("| 2 | %s | %.0f | run failed |\n", xprops[k] ? xprops[k] : "(none)", rates[k]);
-        else
-            print_latency(&l, 2, xprops[k]);
-        fflush(stdout);
+    if (plan->latency) {
+        printf(
+            "### Latency at a fixed offered load (--threads 2)\n\n"
+            "End to end = the bench's produce call (where the message's CreateTime is set; producer "
+            "linger.ms %s) -> the scored event's arrival at the bench consumer (fetch.wait.max.ms %s), one "
+            "monotonic clock, ms. After a warm-up of 200 tweets. The three hops, p50 / p95 / p99: "
+            "to the worker = produce call -> the worker's consumption, and to the bench = the worker's "
+            "produce call (the scored event's CreateTime) -> arrival, both on the wall clock with the "
+            "millisecond resolution of Kafka timestamps; in the worker = the event's `latency_ms` (the "
+            "worker's own measure: consumption -> produce call). The mock broker holds an empty fetch for "
+            "the whole fetch.wait.max.ms even when a message arrives meanwhile (a Kafka broker answers at "
+            "once): the rows with consumer.fetch.wait.max.ms=1 show the worker without most of that wait. "
+            "Mean batch: tweets per model batch in the worker (its final stats line, warm-up included).\n\n",
+            BENCH_LINGER_MS, SINK_FETCH_WAIT_MS);
+        printf(
+            "| threads | worker -X | offered/s | achieved/s | seen / sent | p50 | p95 | p99 | max | to the "
+            "worker | in the worker | to the bench | mean batch |\n| ---: | --- | ---: | ---: | ---: | ---: "
+            "| ---: | "
+            "---: | ---: | ---: | ---: | ---: | ---: |\n");
+        /* the worker's defaults, then a 1 ms consumer fetch wait: the mock broker holds an
+         * empty fetch for the whole fetch.wait.max.ms even when a message arrives meanwhile
+         * (a Kafka broker answers at once), so the first rows pay up to 10 ms at that hop */
+        const char *fetch1 = "consumer.fetch.wait.max.ms=1";
+        double rates[4] = {LAT_RATE, best / 2, LAT_RATE, best / 2};
+        double secs[4] = {LAT_SECS, 6, LAT_SECS, 6};
+        const char *xprops[4] = {NULL, NULL, fetch1, fetch1};
+        for (int k = 0; k < 4; k++) {
+            if (rates[k] < 10) continue;
+            LatencyResult l;
+            if (bench_latency(b, &plain, 2, rates[k], secs[k], xprops[k], &l))
+                printf("| 2 | %s | %.0f | run failed |\n", xprops[k] ? xprops[k] : "(none)", rates[k]);
+            else
+                print_latency(&l, 2, xprops[k]);
+            fflush(stdout);
+        }
+        printf("\n");
     }
 
+    if (!plan->cache) {
+        print_load("at the end");
+        stream_free(&plain);
+        free(rows);
+        return 0;
+    }
     /* the cache stream: message i repeats an earlier message's text with p = REPEAT_SHARE */
     size_t cn = CACHE_ROWS < burst ? CACHE_ROWS : burst;
     int *crows = mallocCheck(cn * sizeof(int));
@@ -596,11 +770,10 @@ static int bench_main(Bench *b, const Dataset *d) {
         }
     }
     Stream cached = stream_new(d, crows, cn), unique = stream_new(d, rows, cn);
-    printf(
-        "\n### Cache effect (--threads 2, %zu tweets; %zu (%.0f%%) repeat an earlier text of the stream)\n\n"
-        "Hits: the worker's final `stats` line (`cache_hits`) and Redis `INFO stats` keyspace_hits "
-        "(every read that found its key). A repeat can miss when its original is still in flight.\n\n",
-        cn, repeats, 100.0 * repeats / cn);
+    printf("### Cache effect (--threads 2, %zu tweets; %zu (%.0f%%) repeat an earlier text of the stream)\n\n"
+           "Hits: the worker's final `stats` line (`cache_hits`) and Redis `INFO stats` keyspace_hits "
+           "(every read that found its key). A repeat can miss when its original is still in flight.\n\n",
+           cn, repeats, 100.0 * repeats / cn);
     printf(
         "| stream | tweets | steady tweets/s | from start tweets/s | worker cache_hits | redis keyspace_hits "
         "|\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
@@ -626,7 +799,28 @@ static int bench_main(Bench *b, const Dataset *d) {
     return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    BenchPlan plan = {0};
+    Bench b = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "throughput") || !strcmp(a, "latency") || !strcmp(a, "cache")) {
+            plan.throughput |= !strcmp(a, "throughput");
+            plan.latency |= !strcmp(a, "latency");
+            plan.cache |= !strcmp(a, "cache");
+        } else if (!strcmp(a, "--half-rate") && v) {
+            plan.half_rate = atof(v);
+            i++;
+        } else if (!strcmp(a, "-X") && v && b.nx < BENCH_MAX_X) {
+            b.x[b.nx++] = v;
+            i++;
+        } else {
+            fprintf(stderr,
+                    "usage: bench_e2e [throughput] [latency] [cache] [--half-rate N] [-X key=value]...\n");
+            return 2;
+        }
+    }
+    if (!plan.throughput && !plan.latency && !plan.cache) plan.throughput = plan.latency = plan.cache = 1;
     const char *dir = getenv("BUZZRADAR_SHARED_DATA");
     if (!dir) {
         printf("- bench_e2e: skipped (BUZZRADAR_SHARED_DATA is not set)\n");
@@ -650,12 +844,13 @@ int main(void) {
     const char *root = getenv("BUZZRADAR_ROOT");
     snprintf(model, sizeof model, "%s/model/pretrained/bilstm.model", root ? root : ".");
     if (!getenv("BUZZRADAR_TOOLS")) setenv("BUZZRADAR_TOOLS", tools, 1);
-    Bench b = {.bin = getenv("BUZZRADAR_BIN"), .model = model};
+    b.bin = getenv("BUZZRADAR_BIN");
+    b.model = model;
     if (!b.bin) b.bin = bin;
     int status = 1;
     if (harness_broker_start(&b.broker, 1, NULL) == 0 && harness_redis_start(&b.redis) == 0 &&
         harness_tmpdir_create("e2e", b.dir, sizeof b.dir) == 0)
-        status = bench_main(&b, &d);
+        status = bench_main(&b, &d, &plan);
     else
         printf("- bench_e2e: failed (could not start the broker or redis-server)\n");
     harness_broker_stop(&b.broker);

@@ -352,6 +352,38 @@ static void prefix_is_configurable(void **state) {
     store_free(s);
 }
 
+/* Ids longer than any before (the key buffer grows) are written whole, with their
+ * TTL, in the same batch as short ones. */
+static void long_ids_are_written_whole(void **state) {
+    (void)state;
+    RedisStore *s = open_store(server.url, NULL, 0);
+    static char longer[5000], shorter[1000];
+    memset(longer, 'x', sizeof longer);
+    memset(shorter, 'y', sizeof shorter);
+    const char *ids[3] = {shorter, longer, "short"};
+    size_t lens[3] = {sizeof shorter, sizeof longer, 5};
+    StoreRecord r[3];
+    for (int i = 0; i < 3; i++)
+        r[i] = (StoreRecord){.id = ids[i],
+                             .id_len = lens[i],
+                             .p_positive = 0.5f + 0.1f * (float)i,
+                             .positive = 1,
+                             .scored_at_ms = 1764050400123LL};
+    assert_int_equal(store_put(s, r, 3), STORE_OK);
+    redisContext *c = raw_connect(&server);
+    for (int i = 0; i < 3; i++) {
+        long long ttl = raw_int(c, "TTL bz:pred:%b", ids[i], lens[i]);
+        assert_true(ttl > 24 * 3600 - 60 && ttl <= 24 * 3600);
+    }
+    assert_int_equal(raw_int(c, "DBSIZE"), 3); /* no cache entries: no normalised texts */
+    redisFree(c);
+    StorePrediction p[3];
+    uint8_t found[3];
+    assert_int_equal(store_pred_get(s, ids, lens, 3, p, found), 3);
+    for (int i = 0; i < 3; i++) assert_float_equal(p[i].p_positive, 0.5f + 0.1f * (float)i, 1e-6);
+    store_free(s);
+}
+
 /* A cache entry written by another model version is a miss, counted as stale. */
 static void other_model_version_is_a_miss(void **state) {
     (void)state;
@@ -724,6 +756,7 @@ int main(void) {
         cmocka_unit_test_setup(put_then_read_back_with_ttls, flush_all),
         cmocka_unit_test_setup(prediction_keeps_the_raw_text, flush_all),
         cmocka_unit_test_setup(prefix_is_configurable, flush_all),
+        cmocka_unit_test_setup(long_ids_are_written_whole, flush_all),
         cmocka_unit_test_setup(other_model_version_is_a_miss, flush_all),
         cmocka_unit_test_setup(one_round_trip_per_batch, flush_all),
         cmocka_unit_test_setup(reply_errors_are_counted_not_fatal, flush_all),

@@ -182,6 +182,25 @@ static void embedded_mode(void **state) {
     size_t n = sizeof v;
     assert_int_equal(rd_kafka_conf_get(k, "bootstrap.servers", v, &n), RD_KAFKA_CONF_OK);
     assert_string_equal(v, "127.0.0.1:1234");
+    n = sizeof v; /* the mock cluster holds empty fetches: a short wait there */
+    assert_int_equal(rd_kafka_conf_get(k, "fetch.wait.max.ms", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "2");
+    rd_kafka_conf_destroy(k);
+    config_free(&c);
+    assert_int_equal(parse(&c, ARGC("--embedded", "-X", "consumer.fetch.wait.max.ms=7"),
+                           ARGV("--embedded", "-X", "consumer.fetch.wait.max.ms=7"), NULL, err),
+                     0);
+    k = config_kafka_conf(&c, KAFKA_CONSUMER, "127.0.0.1:1234", err, sizeof err);
+    n = sizeof v; /* -X still wins */
+    assert_int_equal(rd_kafka_conf_get(k, "fetch.wait.max.ms", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "7");
+    rd_kafka_conf_destroy(k);
+    config_free(&c);
+    assert_int_equal(parse(&c, ARGC("--brokers", "b:1"), ARGV("--brokers", "b:1"), NULL, err), 0);
+    k = config_kafka_conf(&c, KAFKA_CONSUMER, NULL, err, sizeof err);
+    n = sizeof v; /* a real cluster answers a waiting fetch at once: the default stands */
+    assert_int_equal(rd_kafka_conf_get(k, "fetch.wait.max.ms", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "10");
     rd_kafka_conf_destroy(k);
     config_free(&c);
     assert_int_equal(

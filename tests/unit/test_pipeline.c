@@ -2,7 +2,8 @@
  * (librdkafka's mock, over localhost TCP): every tweet scored once with the model's
  * own probability, every malformed kind dead-lettered with its reason while the
  * tweets around it are scored, offsets committed so that a restart re-scores
- * nothing, hooks around the model (a cache hit skips it), in-flight work bounded,
+ * nothing, hooks around the model (a cache hit skips it), a lone tweet scored
+ * without waiting for a batch to fill, in-flight work bounded,
  * and a rebalance between two members losing nothing.
  *
  * Needs a model file: $BUZZRADAR_ROOT (or .)/model/pretrained/bilstm.model, else the
@@ -476,6 +477,45 @@ static void hooks_see_every_batch_and_cache_hits_skip_the_model(void **state) {
     env_stop(&e);
 }
 
+/* A tweet alone is scored at once, not after --batch-wait-ms: the poll thread flushes
+ * the batcher once it has pushed what the consumer fetched. With a batch wait of 10 s,
+ * each of five tweets produced one at a time must be acknowledged well before it. */
+static void a_lone_tweet_does_not_wait_for_company(void **state) {
+    (void)state;
+    if (!model) skip();
+    Env e;
+    const char *extra[] = {"--threads", "2", "--batch-wait-ms", "10000", NULL};
+    env_start(&e, "g-lone", extra);
+    Runner r;
+    runner_start(&r, &e, NULL, 0);
+    PipelineStats s;
+    double deadline = util_now_s() + 30;
+    do { /* joined the group */
+        nanosleep(&(struct timespec){0, 20000000L}, NULL);
+        pipeline_stats(r.p, &s);
+    } while (s.assigned < PARTITIONS && util_now_s() < deadline);
+    assert_int_equal(s.assigned, PARTITIONS);
+    rd_kafka_t *p = client(RD_KAFKA_PRODUCER, e.bootstrap, NULL);
+    double worst = 0;
+    for (int i = 0; i < 5; i++) {
+        char buf[160];
+        snprintf(buf, sizeof buf, "{\"id\":\"lone%d\",\"text\":\"%s\"}", i, phrases[i]);
+        const char *v[] = {buf};
+        produce_with(p, "tweets.raw", v, NULL, 1);
+        double t0 = util_now_s();
+        wait_acknowledged(&r, (uint64_t)i + 1, 30);
+        double took = util_now_s() - t0;
+        if (took > worst) worst = took;
+    }
+    rd_kafka_destroy(p);
+    pipeline_stats(r.p, &s);
+    assert_int_equal(s.scored, 5);
+    assert_int_equal(s.batches, 5); /* each tweet alone, none held back for the next */
+    assert_true(worst < 5.0);       /* half the batch wait: no tweet waited for it */
+    assert_int_equal(runner_stop(&r), 0);
+    env_stop(&e);
+}
+
 /* A slow model stage: one millisecond per batch. */
 static void slow_before(void *ctx, void *state, PipelineTweet *t, int n) {
     (void)ctx, (void)state, (void)t, (void)n;
@@ -625,6 +665,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scores_every_tweet_once_and_dead_letters_the_bad),
         cmocka_unit_test(hooks_see_every_batch_and_cache_hits_skip_the_model),
+        cmocka_unit_test(a_lone_tweet_does_not_wait_for_company),
         cmocka_unit_test(backpressure_bounds_in_flight_work),
         cmocka_unit_test(rebalance_between_two_members_loses_nothing),
         cmocka_unit_test(bad_kafka_property_is_a_clear_error),

@@ -1,4 +1,4 @@
-/* test_pool.c — the micro-batcher (batch size, wait, bounds, close) and the thread
+/* test_pool.c — the micro-batcher (batch size, wait, flush, bounds, close) and the thread
  * pool over it with a trivial work function: every item processed exactly once, by
  * threads that each own their scratch. */
 #include <setjmp.h>
@@ -93,6 +93,59 @@ static void close_wakes_waiting_consumers(void **state) {
         pthread_join(th[i], &rc);
         assert_int_equal((intptr_t)rc, 0);
     }
+    batcher_free(b);
+}
+
+static void flush_releases_what_is_queued_and_nothing_later(void **state) {
+    (void)state;
+    Batcher *b = batcher_new(100, 4, 200);
+    static int v[12];
+    for (int i = 0; i < 10; i++) assert_int_equal(batcher_push(b, &v[i]), 0);
+    batcher_flush(b);
+    assert_int_equal(batcher_push(b, &v[10]), 0); /* after the flush: waits as usual */
+    void *items[4];
+    double pushed[4];
+    double t0 = util_now_s();
+    assert_int_equal(batcher_pop(b, items, pushed, 4), 4); /* full */
+    assert_int_equal(batcher_pop(b, items, pushed, 4), 4); /* full */
+    /* v[8], v[9] were flushed, v[10] was not: the batch takes the three at once (the
+     * flushed items are ready, and a batch takes everything up to max_batch) */
+    assert_int_equal(batcher_pop(b, items, pushed, 4), 3);
+    assert_ptr_equal(items[0], &v[8]);
+    assert_ptr_equal(items[2], &v[10]);
+    assert_true(util_now_s() - t0 < 0.15); /* none waited for the 200 ms deadline */
+    assert_int_equal(batcher_push(b, &v[11]), 0);
+    assert_int_equal(batcher_pop(b, items, pushed, 4), 1); /* nothing flushed: its deadline */
+    assert_true(util_now_s() - pushed[0] >= 0.199);
+    batcher_free(b);
+}
+
+static void *pop_batch(void *arg) {
+    void *items[64];
+    intptr_t n = batcher_pop(arg, items, NULL, 64);
+    return (void *)n;
+}
+
+static void flush_wakes_a_consumer_waiting_for_its_deadline(void **state) {
+    (void)state;
+    Batcher *b = batcher_new(100, 64, 10000);
+    int x = 0;
+    pthread_t th;
+    pthread_create(&th, NULL, pop_batch, b);
+    assert_int_equal(batcher_push(b, &x), 0);
+    assert_int_equal(batcher_push(b, &x), 0);
+    sleep_ms(30); /* the consumer now waits on the 10 s deadline */
+    double t0 = util_now_s();
+    batcher_flush(b);
+    void *rc;
+    pthread_join(th, &rc);
+    assert_int_equal((intptr_t)rc, 2);
+    assert_true(util_now_s() - t0 < 2.0);
+    assert_int_equal(batcher_len(b), 0);
+    batcher_flush(b); /* an empty queue: nothing to release, no effect */
+    assert_int_equal(batcher_push(b, &x), 0);
+    batcher_close(b);
+    assert_int_equal(batcher_pop(b, (void *[1]){0}, NULL, 1), 1);
     batcher_free(b);
 }
 
@@ -194,6 +247,8 @@ int main(void) {
         cmocka_unit_test(partial_batch_waits_for_its_deadline),
         cmocka_unit_test(bounded_and_closable),
         cmocka_unit_test(close_wakes_waiting_consumers),
+        cmocka_unit_test(flush_releases_what_is_queued_and_nothing_later),
+        cmocka_unit_test(flush_wakes_a_consumer_waiting_for_its_deadline),
         cmocka_unit_test(pool_processes_every_item_exactly_once),
         cmocka_unit_test(trickle_waits_no_longer_than_the_batch_wait),
     };
