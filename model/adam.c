@@ -30,8 +30,9 @@ void adam_begin_step(Adam *a) {
     a->bc2 = 1.0f - powf(a->beta2, (float)a->t);
 }
 
-void adam_update(Adam *a, float *params, const float *grads, size_t off, size_t count) {
-    const float b1 = a->beta1, b2 = a->beta2, lr = a->lr / a->bc1, rs = 1.0f / sqrtf(a->bc2), eps = a->eps;
+void adam_update(Adam *a, float *params, const float *grads, size_t off, size_t count, float scale) {
+    const float b1 = a->beta1, b2 = a->beta2, lr = scale * a->lr / a->bc1, rs = 1.0f / sqrtf(a->bc2),
+                eps = a->eps;
     float *p = params + off, *m = a->m + off, *v = a->v + off;
     const float *g = grads + off;
     for (size_t i = 0; i < count; i++) {
@@ -42,7 +43,7 @@ void adam_update(Adam *a, float *params, const float *grads, size_t off, size_t 
 }
 
 void adam_update_rows(Adam *a, float *params, const float *grads, size_t off, int width, const int *rows,
-                      int nrows) {
+                      int nrows, float scale) {
     for (int k = 0; k < nrows; k++)
-        adam_update(a, params, grads, off + (size_t)rows[k] * width, (size_t)width);
+        adam_update(a, params, grads, off + (size_t)rows[k] * width, (size_t)width, scale);
 }

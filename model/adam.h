@@ -5,9 +5,10 @@
  *
  * The moment buffers m, v are parallel to the parameters. One step is
  * adam_begin_step, then any number of adam_update / adam_update_rows on disjoint
- * parts of the buffer with the same bias corrections:
+ * parts of the buffer with the same bias corrections, each with its own multiple
+ * `scale` of the learning rate (a schedule, or a smaller step for the embedding):
  *     m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
- *     p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) */
+ *     p -= scale * lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) */
 #ifndef BUZZRADAR_ADAM_H
 #define BUZZRADAR_ADAM_H
 
@@ -30,11 +31,13 @@ void adam_free(Adam *a);
 /* Starts step t+1 (computes its bias corrections). */
 void adam_begin_step(Adam *a);
 
-/* Updates params[off..off+count) from grads[off..off+count) (both parallel to m, v). */
-void adam_update(Adam *a, float *params, const float *grads, size_t off, size_t count);
+/* Updates params[off..off+count) from grads[off..off+count) (both parallel to m, v)
+ * with the learning rate scale * a->lr. */
+void adam_update(Adam *a, float *params, const float *grads, size_t off, size_t count, float scale);
 
-/* Updates the rows rows[0..nrows) of a (rows x width) table that starts at `off`. */
+/* Updates the rows rows[0..nrows) of a (rows x width) table that starts at `off`, with
+ * the learning rate scale * a->lr. */
 void adam_update_rows(Adam *a, float *params, const float *grads, size_t off, int width, const int *rows,
-                      int nrows);
+                      int nrows, float scale);
 
 #endif

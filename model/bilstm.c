@@ -40,8 +40,31 @@ BilstmConfig bilstm_config_default(int V) {
         .clip = 5.0f,
         .seed = 42,
         .threads = 1,
+        .ema = 0.0f,
+        .emb_lr_scale = 1.0f,
+        .lr_schedule = BILSTM_LR_CONSTANT,
     };
     return c;
+}
+
+static const char *const bilstm_schedule_names[] = {"constant", "linear", "cosine"};
+
+const char *bilstm_schedule_name(int schedule) {
+    return schedule >= BILSTM_LR_CONSTANT && schedule <= BILSTM_LR_COSINE ? bilstm_schedule_names[schedule]
+                                                                          : NULL;
+}
+
+int bilstm_schedule_parse(const char *name) {
+    for (int k = BILSTM_LR_CONSTANT; k <= BILSTM_LR_COSINE; k++)
+        if (!strcmp(name, bilstm_schedule_names[k])) return k;
+    return -1;
+}
+
+float bilstm_schedule_factor(int schedule, long step, long total) {
+    if (schedule == BILSTM_LR_CONSTANT) return 1.0f;
+    if (total <= 0 || step >= total) return 0.0f;
+    const double x = (double)(step < 0 ? 0 : step) / (double)total;
+    return (float)(schedule == BILSTM_LR_LINEAR ? 1.0 - x : 0.5 * (1.0 + cos(M_PI * x)));
 }
 
 int bilstm_config_check(const BilstmConfig *c, char *err, size_t errlen) {
@@ -71,6 +94,11 @@ int bilstm_config_check(const BilstmConfig *c, char *err, size_t errlen) {
     BILSTM_REQUIRE(c->clip >= 0.0f && isfinite(c->clip), "bilstm: gradient clip %g must be >= 0", c->clip);
     BILSTM_REQUIRE(c->lr_decay >= 0.0f && c->lr_decay < 1.0f, "bilstm: lr_decay %g must be in [0,1)",
                    (double)c->lr_decay);
+    BILSTM_REQUIRE(c->ema >= 0.0f && c->ema < 1.0f, "bilstm: ema decay %g must be in [0,1)", (double)c->ema);
+    BILSTM_REQUIRE(c->emb_lr_scale >= 0.0f && c->emb_lr_scale <= 10.0f,
+                   "bilstm: emb_lr_scale %g must be in [0,10]", (double)c->emb_lr_scale);
+    BILSTM_REQUIRE(bilstm_schedule_name(c->lr_schedule) != NULL,
+                   "bilstm: lr_schedule %d is not constant (0), linear (1) or cosine (2)", c->lr_schedule);
     BILSTM_REQUIRE(c->threads >= 1 && c->threads <= 256, "bilstm: threads %d not in [1, 256]", c->threads);
 #undef BILSTM_REQUIRE
     return 0;

@@ -36,27 +36,46 @@
 
 typedef enum { BILSTM_POOL_LAST = 0, BILSTM_POOL_MAX = 1 } BilstmPooling;
 
+/* The learning rate over the planned steps (epochs x batches per epoch): constant, or
+ * decaying from lr to 0 linearly or along a half cosine, step by step. */
+typedef enum { BILSTM_LR_CONSTANT = 0, BILSTM_LR_LINEAR = 1, BILSTM_LR_COSINE = 2 } BilstmSchedule;
+
 /* Hyper-parameters. Architecture: V, E, H, dense, T, pooling (a model file must keep
  * them); training: the rest. */
 typedef struct {
-    int V;          /* vocabulary size: ids are 0..V-1 */
-    int E;          /* embedding width (100) */
-    int H;          /* LSTM units per direction (128) */
-    int dense;      /* units of the relu layer (64) */
-    int T;          /* tokens kept per tweet, the rest is cut (64) */
-    int pooling;    /* BilstmPooling (last) */
-    float dropout;  /* dropout rate after the relu layer, in [0,1) (0.3) */
-    float lr;       /* Adam learning rate (2e-3) */
-    int batch;      /* tweets per mini-batch (128) */
-    int epochs;     /* maximum epochs (10) */
-    int patience;   /* stop after this many epochs without a better validation loss (2) */
-    float clip;     /* global gradient-norm clip; 0 = off (5) */
-    uint64_t seed;  /* initialisation, shuffling and dropout (42) */
-    int threads;    /* training threads (1) */
-    float lr_decay; /* in [0,1): after an epoch without a better validation loss, go back
-                       to the best weights and multiply the learning rate by this
-                       before the next epoch; 0 = off (0) */
+    int V;              /* vocabulary size: ids are 0..V-1 */
+    int E;              /* embedding width (100) */
+    int H;              /* LSTM units per direction (128) */
+    int dense;          /* units of the relu layer (64) */
+    int T;              /* tokens kept per tweet, the rest is cut (64) */
+    int pooling;        /* BilstmPooling (last) */
+    float dropout;      /* dropout rate after the relu layer, in [0,1) (0.3) */
+    float lr;           /* Adam learning rate (2e-3) */
+    int batch;          /* tweets per mini-batch (128) */
+    int epochs;         /* maximum epochs (10) */
+    int patience;       /* stop after this many epochs without a better validation loss (2) */
+    float clip;         /* global gradient-norm clip; 0 = off (5) */
+    uint64_t seed;      /* initialisation, shuffling and dropout (42) */
+    int threads;        /* training threads (1) */
+    float lr_decay;     /* in [0,1): after an epoch without a better validation loss, go back
+                           to the best weights and multiply the learning rate by this
+                           before the next epoch; 0 = off (0) */
+    float ema;          /* in [0,1): decay of an exponential moving average of the weights
+                           updated after every step (ema.h); validation, early stopping and
+                           the weights kept use the average; 0 = off (0) */
+    float emb_lr_scale; /* the embedding's learning rate is lr times this, in [0, 10]; 0
+                           freezes the embedding (1) */
+    int lr_schedule;    /* BilstmSchedule (constant) */
 } BilstmConfig;
+
+/* "constant", "linear", "cosine" for a BilstmSchedule; NULL for another value. */
+const char *bilstm_schedule_name(int schedule);
+/* The BilstmSchedule named `name`; -1 when the name is none of the above. */
+int bilstm_schedule_parse(const char *name);
+/* The learning-rate multiplier of a schedule at step `step` (0-based) of `total`
+ * planned steps: 1 for constant, 1 - step/total for linear, (1 + cos(pi step/total))/2
+ * for cosine; 0 from step total on. */
+float bilstm_schedule_factor(int schedule, long step, long total);
 
 /* The defaults above for a vocabulary of V ids. */
 BilstmConfig bilstm_config_default(int V);
@@ -86,9 +105,10 @@ BiLSTM *bilstm_new(const BilstmConfig *cfg, const float *embedding);
 void bilstm_free(BiLSTM *m);
 
 const BilstmConfig *bilstm_config(const BiLSTM *m);
-/* Replaces the training hyper-parameters (lr, lr_decay, batch, epochs, patience, clip, seed,
- * threads, dropout) of m by those of cfg; the architecture fields of cfg must equal
- * m's. Returns 0, or -1 with a reason in err (m unchanged). */
+/* Replaces the training hyper-parameters (lr, lr_decay, ema, emb_lr_scale, lr_schedule,
+ * batch, epochs, patience, clip, seed, threads, dropout) of m by those of cfg; the
+ * architecture fields of cfg must equal m's. Returns 0, or -1 with a reason in err
+ * (m unchanged). */
 int bilstm_set_training(BiLSTM *m, const BilstmConfig *cfg, char *err, size_t errlen);
 
 /* The parameter buffer (writable: a loader fills it) and its length in floats.

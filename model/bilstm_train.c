@@ -9,6 +9,7 @@
 
 #include "model/adam.h"
 #include "model/bilstm_internal.h"
+#include "model/ema.h"
 #include "model/progress.h"
 #include "model/util.h"
 
@@ -82,6 +83,17 @@ static void fit_batches_make(FitBatches *fb, Rng *r, const SeqSet *s, int T, int
     fb->nb = nb;
 }
 
+/* The number of batches fit_batches_make cuts n tweets into. */
+static long fit_batches_count(int n, int batch) {
+    const int chunk = batch * FIT_CHUNK_BATCHES;
+    long nb = 0;
+    for (int c0 = 0; c0 < n; c0 += chunk) {
+        const int cn = n - c0 < chunk ? n - c0 : chunk;
+        nb += (cn + batch - 1) / batch;
+    }
+    return nb;
+}
+
 /* ---- data-parallel threads -----------------------------------------------------------
  * A fixed crew, each thread with its own BilstmWork; the caller is thread 0. One
  * training step is three phases, each opened and closed by a barrier:
@@ -89,7 +101,8 @@ static void fit_batches_make(FitBatches *fb, Rng *r, const SeqSet *s, int T, int
  *   FIT_REDUCE  thread k: over its share of the dense parameters and the embedding
  *               rows it owns (id % threads == k), sums the slices' gradients in
  *               slice order, and the squared norm of the result;
- *   FIT_UPDATE  thread k: clipping and Adam on the same share.
+ *   FIT_UPDATE  thread k: clipping, Adam and the moving average (if any) on the
+ *               same share.
  * Every sum runs in an order fixed by the data, never by the scheduling. */
 
 typedef enum { FIT_GRAD, FIT_REDUCE, FIT_UPDATE, FIT_STOP } FitPhase;
@@ -110,6 +123,7 @@ struct FitCrew {
     BiLSTM *m;
     const SeqSet *s;
     Adam *adam;
+    Ema *ema; /* the moving average of the weights, or NULL */
     int threads, slice;
     size_t demb, ndense; /* the dense parameters: [demb, demb + ndense) */
     pthread_barrier_t go, done;
@@ -120,7 +134,8 @@ struct FitCrew {
     uint64_t key;
     const int *rows; /* embedding rows the batch uses */
     int nrows;
-    float scale; /* clipping factor */
+    float scale;  /* clipping factor */
+    float lr_mul; /* the learning-rate schedule's factor at this step */
     FitWorker *w;
     pthread_t *tid;
 };
@@ -184,8 +199,14 @@ static void fit_update(FitWorker *w) {
         for (int r = 0; r < w->nrows; r++)
             for (int q = 0; q < E; q++) grads[(size_t)w->rows[r] * E + q] *= c->scale;
     }
-    adam_update(c->adam, params, grads, lo, hi - lo);
-    adam_update_rows(c->adam, params, grads, 0, E, w->rows, w->nrows);
+    adam_update(c->adam, params, grads, lo, hi - lo, c->lr_mul);
+    if (c->ema) ema_update(c->ema, params, lo, hi - lo);
+    const float emb_mul = c->lr_mul * c->m->cfg.emb_lr_scale;
+    if (emb_mul > 0.0f) { /* 0: a frozen embedding, its rows and their average stay */
+        if (c->ema) ema_rows_catch_up(c->ema, params, w->rows, w->nrows);
+        adam_update_rows(c->adam, params, grads, 0, E, w->rows, w->nrows, emb_mul);
+        if (c->ema) ema_rows_update(c->ema, params, w->rows, w->nrows);
+    }
 }
 
 static void fit_phase_run(FitWorker *w, FitPhase phase) {
@@ -216,11 +237,13 @@ static void fit_crew_phase(FitCrew *c, FitPhase phase) {
     if (c->threads > 1) pthread_barrier_wait(&c->done);
 }
 
-static void fit_crew_start(FitCrew *c, BiLSTM *m, const SeqSet *s, Adam *adam, int threads, int batch) {
+static void fit_crew_start(FitCrew *c, BiLSTM *m, const SeqSet *s, Adam *adam, Ema *ema, int threads,
+                           int batch) {
     memset(c, 0, sizeof *c);
     c->m = m;
     c->s = s;
     c->adam = adam;
+    c->ema = ema;
     c->threads = threads;
     c->slice = (batch + threads - 1) / threads;
     c->demb = m->tensors[1].offset;
@@ -269,6 +292,8 @@ typedef struct {
     BilstmConfig cfg;
     int batch, threads;
     Adam adam;
+    Ema ema;          /* used when cfg.ema > 0 */
+    long total_steps; /* planned: epochs x batches per epoch (the schedule's length) */
     FitBatches fb;
     FitCrew crew;
     Rng rng;
@@ -304,7 +329,9 @@ static void fit_step(Fit *f, const int *idx, int n, double *loss, long *correct)
     for (int k = 0; k < f->threads; k++) norm2 += c->w[k].norm2;
     const double norm = sqrt(norm2);
     c->scale = f->cfg.clip > 0.0f && norm > f->cfg.clip ? (float)(f->cfg.clip / norm) : 1.0f;
+    c->lr_mul = bilstm_schedule_factor(f->cfg.lr_schedule, f->step - 1, f->total_steps);
     adam_begin_step(&f->adam);
+    if (c->ema) ema_begin_step(c->ema);
     fit_crew_phase(c, FIT_UPDATE);
     for (int r = 0; r < nrows; r++) f->mark[f->rows[r]] = 0;
     for (int k = 0; k < f->threads; k++) *loss += c->w[k].loss, *correct += c->w[k].correct;
@@ -354,14 +381,19 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
     const size_t nparams = m->nparams;
     if (!m->grads) m->grads = mallocCheck(nparams * sizeof(float));
     adam_init(&f.adam, nparams, f.cfg.lr);
+    const int use_ema = f.cfg.ema > 0.0f;
+    if (use_ema) ema_init(&f.ema, nparams, f.cfg.ema, 0, f.cfg.V, f.cfg.E);
+    f.total_steps = fit_batches_count(n, f.batch) * f.cfg.epochs;
     fit_batches_init(&f.fb, n, f.batch);
-    fit_crew_start(&f.crew, m, train, &f.adam, f.threads, f.batch);
+    fit_crew_start(&f.crew, m, train, &f.adam, use_ema ? &f.ema : NULL, f.threads, f.batch);
     rng_seed(&f.rng, fit_mix(f.cfg.seed ^ 0x5EED5EED5EEDULL));
     f.mark = callocCheck((size_t)f.cfg.V, 1);
     f.rows = mallocCheck((size_t)f.batch * f.cfg.T * sizeof(int));
     // the best weights so far (the initial ones until an epoch has a finite val loss)
     float *best = mallocCheck(nparams * sizeof(float));
     memcpy(best, m->params, nparams * sizeof(float));
+    // with the moving average, the trained weights while the average is scored
+    float *live = use_ema ? mallocCheck(nparams * sizeof(float)) : NULL;
 
     BilstmHistory local = {0};
     BilstmHistory *h = hist ? hist : &local;
@@ -371,13 +403,20 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
     double best_loss = INFINITY, t_train = 0.0;
     int wait = 0;
     if (!quiet)
-        fprintf(log, "bilstm: %d tweets, %d validation, %d threads, batch %d, %zu parameters\n", n, val->n,
-                f.threads, f.batch, nparams);
+        fprintf(log,
+                "bilstm: %d tweets, %d validation, %d threads, batch %d, %zu parameters, lr %.3g (%s, "
+                "embedding x%.3g), ema %.6g\n",
+                n, val->n, f.threads, f.batch, nparams, f.cfg.lr, bilstm_schedule_name(f.cfg.lr_schedule),
+                f.cfg.emb_lr_scale, f.cfg.ema);
     for (int ep = 0; ep < f.cfg.epochs; ep++) {
         const double t_ep = util_now_s();
         BilstmEpoch *e = &h->epoch[h->n++];
         fit_epoch(&f, ep, log, quiet, e);
         t_train += e->train_seconds;
+        if (use_ema) { /* score (and keep) the average */
+            memcpy(live, m->params, nparams * sizeof(float));
+            ema_read(&f.ema, live, m->params);
+        }
         double vl, va;
         bilstm_score(m, val, f.threads, NULL, &vl, &va);
         e->val_loss = (float)vl;
@@ -390,6 +429,7 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
             memcpy(best, m->params, nparams * sizeof(float));
             wait = 0;
         }
+        if (use_ema) memcpy(m->params, live, nparams * sizeof(float));
         if (!quiet)
             fprintf(
                 log,
@@ -403,6 +443,7 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
         if (!better && f.cfg.lr_decay > 0.0f && h->best >= 0) {
             /* a plateau: resume from the best weights with a smaller step */
             memcpy(m->params, best, nparams * sizeof(float));
+            if (use_ema) ema_reset(&f.ema, best);
             f.adam.lr *= f.cfg.lr_decay;
             if (!quiet)
                 fprintf(log, "bilstm: back to epoch %d, learning rate %.3g\n", h->best + 1, f.adam.lr);
@@ -418,6 +459,8 @@ void bilstm_fit(BiLSTM *m, const SeqSet *train, const SeqSet *val, const BilstmF
     fit_crew_stop(&f.crew);
     fit_batches_free(&f.fb);
     adam_free(&f.adam);
+    if (use_ema) ema_free(&f.ema);
+    free(live);
     free(f.mark);
     free(f.rows);
     free(best);

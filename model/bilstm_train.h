@@ -1,7 +1,10 @@
 /* bilstm_train.h — training the BiLSTM: mini-batches bucketed by length, Adam with a
- * lazy row-sparse update of the embedding, global-norm gradient clipping, dropout,
- * data-parallel threads, early stopping on the validation loss that keeps the best
- * weights, and a per-epoch history (it goes into the model file).
+ * lazy row-sparse update of the embedding (optionally a smaller step for it,
+ * emb_lr_scale), a per-step learning-rate schedule (lr_schedule), global-norm
+ * gradient clipping, dropout, an optional moving average of the weights (ema:
+ * validated and kept instead of the raw weights), data-parallel threads, early
+ * stopping on the validation loss that keeps the best weights, and a per-epoch
+ * history (it goes into the model file).
  *
  * Reproducibility: the same model, data and configuration with threads = 1 give
  * bit-identical parameters. With more threads each thread computes the gradient
@@ -38,8 +41,9 @@ typedef struct {
                   and ETA, anything else plain lines */
 } BilstmFitOptions;
 
-/* Trains m in place with the hyper-parameters of its configuration (lr, batch,
- * epochs, patience, clip, seed, threads, dropout; see bilstm_set_training), on
+/* Trains m in place with the hyper-parameters of its configuration (lr, lr_decay,
+ * lr_schedule, emb_lr_scale, ema, batch, epochs, patience, clip, seed, threads,
+ * dropout; see bilstm_set_training), on
  * `train`, choosing the epoch by the loss on `val`. Both sets need labels and
  * valid ids (bilstm_seqset_check) and at least one tweet; otherwise exits with a
  * message, as on out-of-memory. opt may be NULL (progress on stderr). Fills hist

@@ -168,6 +168,9 @@ static ModelWriter *train_fit(const TrainConfig *cfg, const Corpus *c, const Seq
         cJSON_AddNumberToObject(hyper, "patience", bc.patience);
         cJSON_AddNumberToObject(hyper, "clip", bc.clip);
         cJSON_AddNumberToObject(hyper, "lr_decay", bc.lr_decay);
+        cJSON_AddStringToObject(hyper, "lr_schedule", bilstm_schedule_name(bc.lr_schedule));
+        cJSON_AddNumberToObject(hyper, "emb_lr_scale", bc.emb_lr_scale);
+        cJSON_AddNumberToObject(hyper, "ema", bc.ema);
         cJSON_AddNumberToObject(hyper, "best_epoch", hist->best + 1);
         cJSON_AddNumberToObject(hyper, "train_tweets_per_s", hist->tweets_per_s);
         for (int e = 0; e < hist->n; e++) {

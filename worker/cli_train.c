@@ -33,6 +33,11 @@ static void train_usage(FILE *out) {
             "  --lr F --batch N --epochs N --patience N   optimiser of the chosen kind (bilstm: 2e-3,\n"
             "                         128, 10, 2)\n"
             "  --lr-decay F           bilstm: on a plateau, back to the best weights and lr x F (0.5)\n"
+            "  --lr-schedule S        bilstm: constant (default), linear or cosine decay of the\n"
+            "                         learning rate to 0 over the planned epochs, step by step\n"
+            "  --emb-lr-scale F       bilstm: the embedding's learning rate is lr x F (1; 0 freezes it)\n"
+            "  --ema D                bilstm: validate and keep a moving average of the weights with\n"
+            "                         decay D per step, e.g. 0.999 (0 = off, the default)\n"
             "  --bigram-bits N --C F   tfidf-lr: 2^N bigram buckets (20), inverse L2 strength (2.5)\n");
 }
 
@@ -62,6 +67,9 @@ enum {
     OPT_POOLING,
     OPT_CLIP,
     OPT_LR_DECAY,
+    OPT_LR_SCHEDULE,
+    OPT_EMB_LR_SCALE,
+    OPT_EMA,
     OPT_LR,
     OPT_BATCH,
     OPT_EPOCHS,
@@ -109,6 +117,9 @@ int cli_train(int argc, char **argv) {
         {"pooling", required_argument, 0, OPT_POOLING},
         {"clip", required_argument, 0, OPT_CLIP},
         {"lr-decay", required_argument, 0, OPT_LR_DECAY},
+        {"lr-schedule", required_argument, 0, OPT_LR_SCHEDULE},
+        {"emb-lr-scale", required_argument, 0, OPT_EMB_LR_SCALE},
+        {"ema", required_argument, 0, OPT_EMA},
         {"lr", required_argument, 0, OPT_LR},
         {"batch", required_argument, 0, OPT_BATCH},
         {"epochs", required_argument, 0, OPT_EPOCHS},
@@ -209,6 +220,22 @@ int cli_train(int argc, char **argv) {
             break;
         case OPT_CLIP:
             cfg.bilstm.clip = (float)train_number(name, optarg);
+            break;
+        case OPT_LR_DECAY:
+            cfg.bilstm.lr_decay = (float)train_number(name, optarg);
+            break;
+        case OPT_LR_SCHEDULE:
+            cfg.bilstm.lr_schedule = bilstm_schedule_parse(optarg);
+            if (cfg.bilstm.lr_schedule < 0) {
+                fprintf(stderr, "buzzradar train: --lr-schedule is constant, linear or cosine\n");
+                return 2;
+            }
+            break;
+        case OPT_EMB_LR_SCALE:
+            cfg.bilstm.emb_lr_scale = (float)train_number(name, optarg);
+            break;
+        case OPT_EMA:
+            cfg.bilstm.ema = (float)train_number(name, optarg);
             break;
         case OPT_LR:
             lr = train_number(name, optarg);

@@ -3,7 +3,9 @@
  * threads: the same metrics within 0.001), the serving path equals the training-time forward,
  * inputs nobody expects (empty tweets, only unknown words, more than T tokens, ids
  * out of range) behave as documented, and the optimiser, configuration checks and
- * tensor table do what they say. */
+ * tensor table do what they say. The training options: the moving average of the
+ * weights (lazy rows equal to a dense average; validated and kept), the embedding's
+ * own learning rate, and the learning-rate schedules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include "model/bilstm.h"
 #include "model/bilstm_infer.h"
 #include "model/bilstm_train.h"
+#include "model/ema.h"
 #include "model/util.h"
 
 /* ---- a toy data set: positive tweets use ids 2..6, negative ones 7..11, both mixed
@@ -411,8 +414,8 @@ static void config_checks_and_tensor_table(void **state) {
     struct {
         BilstmConfig c;
         const char *what;
-    } bad[7];
-    for (int k = 0; k < 7; k++) bad[k].c = c;
+    } bad[10];
+    for (int k = 0; k < 10; k++) bad[k].c = c;
     bad[0].c.V = 1, bad[0].what = "vocabulary";
     bad[1].c.dropout = 1.0f, bad[1].what = "dropout";
     bad[2].c.T = 0, bad[2].what = "sequence cap";
@@ -420,7 +423,10 @@ static void config_checks_and_tensor_table(void **state) {
     bad[4].c.epochs = 0, bad[4].what = "epochs";
     bad[5].c.lr = NAN, bad[5].what = "learning rate";
     bad[6].c.lr_decay = 1.0f, bad[6].what = "lr_decay";
-    for (int k = 0; k < 7; k++) {
+    bad[7].c.ema = 1.0f, bad[7].what = "ema";
+    bad[8].c.emb_lr_scale = -0.5f, bad[8].what = "emb_lr_scale";
+    bad[9].c.lr_schedule = 3, bad[9].what = "lr_schedule";
+    for (int k = 0; k < 10; k++) {
         assert_int_equal(bilstm_config_check(&bad[k].c, err, sizeof err), -1);
         assert_non_null(strstr(err, bad[k].what));
     }
@@ -474,7 +480,7 @@ static void adam_minimises_and_rows_are_lazy(void **state) {
     for (int step = 0; step < 500; step++) {
         for (int i = 0; i < 8; i++) g[i] = 2.0f * (p[i] - 3.0f);
         adam_begin_step(&a);
-        adam_update_rows(&a, p, g, 0, 2, rows, 2);
+        adam_update_rows(&a, p, g, 0, 2, rows, 2, 1.0f);
     }
     for (int i = 0; i < 8; i++) {
         const int row = i / 2;
@@ -488,10 +494,160 @@ static void adam_minimises_and_rows_are_lazy(void **state) {
     Adam b;
     adam_init(&b, 1, 0.01f);
     adam_begin_step(&b);
-    adam_update(&b, q, gq, 0, 1);
+    adam_update(&b, q, gq, 0, 1, 1.0f);
     assert_true(fabsf(q[0] - 0.99f) < 1e-6f);
     adam_free(&a);
     adam_free(&b);
+}
+
+/* ---- training options: moving average, embedding learning rate, schedules ---------- */
+
+/* The lazy average of a table whose rows change now and then equals the average of
+ * every parameter updated every step, computed here in double. */
+static void ema_lazy_rows_equal_a_dense_average(void **state) {
+    (void)state;
+    enum { ROWS = 6, W = 3, DENSE = 4, N = ROWS * W + DENSE, STEPS = 60 };
+    const double d = 0.9;
+    float p[N], out[N];
+    double ref[N] = {0};
+    Rng r;
+    rng_seed(&r, 3);
+    for (int i = 0; i < N; i++) p[i] = (float)i;
+    Ema e;
+    ema_init(&e, N, d, 0, ROWS, W);
+    ema_read(&e, p, out); /* no step yet: the weights themselves */
+    assert_memory_equal(out, p, sizeof p);
+    for (int t = 1; t <= STEPS; t++) {
+        int rows[ROWS], nrows = 0;
+        for (int k = 0; k < ROWS; k++)
+            if (k != 5 && rng_below(&r, 3) == 0) rows[nrows++] = k; /* row 5 never changes */
+        ema_begin_step(&e);
+        ema_rows_catch_up(&e, p, rows, nrows);
+        for (int k = 0; k < nrows; k++)
+            for (int q = 0; q < W; q++) p[rows[k] * W + q] += (float)rng_below(&r, 100) / 50.0f - 1.0f;
+        for (int i = ROWS * W; i < N; i++) p[i] += 0.25f;
+        ema_rows_update(&e, p, rows, nrows);
+        ema_update(&e, p, ROWS * W, DENSE);
+        for (int i = 0; i < N; i++) ref[i] = d * ref[i] + (1.0 - d) * p[i];
+        if (t % 20 == 0) {
+            ema_read(&e, p, out);
+            for (int i = 0; i < N; i++) assert_true(fabs(out[i] - ref[i] / (1.0 - pow(d, t))) < 1e-4);
+        }
+    }
+    // an unchanged row averages to itself; the dense part lags behind its drift
+    for (int q = 0; q < W; q++) assert_true(fabsf(out[5 * W + q] - p[5 * W + q]) < 1e-5f);
+    assert_true(out[N - 1] < p[N - 1] - 1.0f);
+    // a reset makes the average the given weights
+    ema_reset(&e, p);
+    ema_read(&e, p, out);
+    for (int i = 0; i < N; i++) assert_true(fabsf(out[i] - p[i]) < 1e-4f * (1.0f + fabsf(p[i])));
+    ema_free(&e);
+}
+
+static void schedules_decay_to_zero(void **state) {
+    (void)state;
+    assert_true(bilstm_schedule_factor(BILSTM_LR_CONSTANT, 70, 100) == 1.0f);
+    assert_true(bilstm_schedule_factor(BILSTM_LR_LINEAR, 0, 100) == 1.0f);
+    assert_true(fabsf(bilstm_schedule_factor(BILSTM_LR_LINEAR, 25, 100) - 0.75f) < 1e-6f);
+    assert_true(bilstm_schedule_factor(BILSTM_LR_COSINE, 0, 100) == 1.0f);
+    assert_true(fabsf(bilstm_schedule_factor(BILSTM_LR_COSINE, 50, 100) - 0.5f) < 1e-6f);
+    assert_true(fabsf(bilstm_schedule_factor(BILSTM_LR_COSINE, 25, 100) - 0.8535534f) < 1e-6f);
+    assert_true(bilstm_schedule_factor(BILSTM_LR_COSINE, 100, 100) == 0.0f);
+    assert_true(bilstm_schedule_factor(BILSTM_LR_LINEAR, 130, 100) == 0.0f);
+    for (int k = BILSTM_LR_CONSTANT; k <= BILSTM_LR_COSINE; k++)
+        assert_int_equal(bilstm_schedule_parse(bilstm_schedule_name(k)), k);
+    assert_int_equal(bilstm_schedule_parse("step"), -1);
+    assert_null(bilstm_schedule_name(3));
+}
+
+/* With ema, the weights kept are the average: scoring the fitted model gives the
+ * validation loss of its best epoch, the average differs from the raw run's weights,
+ * and one thread with the same seed still gives the same bytes. */
+static void ema_weights_are_validated_and_kept(void **state) {
+    (void)state;
+    Toy t = toy_new(200, 40, 12, 8), v = toy_new(80, 40, 12, 9);
+    BilstmConfig c = small_config(40);
+    c.epochs = 4, c.patience = 4, c.dropout = 0.3f, c.batch = 24;
+    BilstmHistory h0, h1, h2;
+    BiLSTM *raw = fit_copy(&c, &t, &v, &h0);
+    c.ema = 0.9f;
+    BiLSTM *a = fit_copy(&c, &t, &v, &h1), *b = fit_copy(&c, &t, &v, &h2);
+    size_t np;
+    const float *pr = bilstm_params(raw, &np), *pa = bilstm_params(a, NULL), *pb = bilstm_params(b, NULL);
+    assert_memory_equal(pa, pb, np * sizeof(float));
+    assert_memory_not_equal(pa, pr, np * sizeof(float));
+    // training itself is unchanged (the average is only read): same training losses
+    for (int e = 0; e < h0.n; e++) assert_true(h0.epoch[e].train_loss == h1.epoch[e].train_loss);
+    double loss;
+    bilstm_score(a, &v.s, 1, NULL, &loss, NULL);
+    assert_true(fabs(loss - h1.epoch[h1.best].val_loss) < 1e-6);
+    assert_true(h1.epoch[0].val_loss != h0.epoch[0].val_loss);
+    // the lazy average leaves unused embedding rows as they were
+    Toy u = toy_new(100, 40, 8, 12);
+    for (int64_t k = 0; k < u.off[u.s.n]; k++)
+        if (u.ids[k] >= 36) u.ids[k] = 12;
+    BiLSTM *m = bilstm_new(&c, NULL);
+    float before[4 * 8];
+    memcpy(before, bilstm_params(m, NULL) + 36 * 8, sizeof before);
+    bilstm_fit(m, &u.s, &u.s, &quiet, NULL);
+    for (int k = 0; k < 4 * 8; k++)
+        assert_true(fabsf(bilstm_params(m, NULL)[36 * 8 + k] - before[k]) < 1e-6f);
+    bilstm_free(m);
+    bilstm_free(raw);
+    bilstm_free(a);
+    bilstm_free(b);
+    toy_free(&t);
+    toy_free(&v);
+    toy_free(&u);
+}
+
+/* emb_lr_scale 0 freezes the embedding (the rest still learns); a smaller scale moves
+ * it less; a schedule changes the run but not its first step. */
+static void embedding_rate_and_schedule_shape_the_steps(void **state) {
+    (void)state;
+    Toy t = toy_new(120, 40, 10, 15), v = toy_new(40, 40, 10, 16);
+    BilstmConfig c = small_config(40);
+    c.epochs = 2, c.patience = 2;
+    BiLSTM *init = bilstm_new(&c, NULL);
+    size_t np;
+    const float *p0 = bilstm_params(init, &np);
+    const size_t nemb = (size_t)40 * c.E;
+    float dist[3];
+    const float scales[3] = {1.0f, 0.2f, 0.0f};
+    for (int k = 0; k < 3; k++) {
+        c.emb_lr_scale = scales[k];
+        BilstmHistory h;
+        BiLSTM *m = fit_copy(&c, &t, &v, &h);
+        const float *p = bilstm_params(m, NULL);
+        double d2 = 0.0;
+        for (size_t i = 0; i < nemb; i++) d2 += (double)(p[i] - p0[i]) * (p[i] - p0[i]);
+        dist[k] = (float)sqrt(d2);
+        assert_memory_not_equal(p + nemb, p0 + nemb, (np - nemb) * sizeof(float));
+        bilstm_free(m);
+    }
+    printf("embedding moved %.4f (x1), %.4f (x0.2), %.4f (x0)\n", dist[0], dist[1], dist[2]);
+    assert_true(dist[2] == 0.0f);
+    assert_true(dist[1] > 0.0f && dist[1] < 0.5f * dist[0]);
+    // a schedule: the same first step (factor 1), a different run
+    c.emb_lr_scale = 1.0f, c.epochs = 1, c.batch = 120; /* one batch, one step */
+    BilstmHistory hc, hs;
+    BiLSTM *a = fit_copy(&c, &t, &v, &hc);
+    c.lr_schedule = BILSTM_LR_COSINE;
+    BiLSTM *b = fit_copy(&c, &t, &v, &hs);
+    assert_memory_equal(bilstm_params(a, NULL), bilstm_params(b, NULL), np * sizeof(float));
+    c.epochs = 3, c.batch = 24, c.lr_schedule = BILSTM_LR_CONSTANT;
+    BiLSTM *a3 = fit_copy(&c, &t, &v, &hc);
+    c.lr_schedule = BILSTM_LR_LINEAR;
+    BiLSTM *b3 = fit_copy(&c, &t, &v, &hs);
+    assert_true(hc.epoch[0].train_loss != hs.epoch[0].train_loss);
+    assert_memory_not_equal(bilstm_params(a3, NULL), bilstm_params(b3, NULL), np * sizeof(float));
+    bilstm_free(a);
+    bilstm_free(b);
+    bilstm_free(a3);
+    bilstm_free(b3);
+    bilstm_free(init);
+    toy_free(&t);
+    toy_free(&v);
 }
 
 int main(void) {
@@ -509,6 +665,10 @@ int main(void) {
         cmocka_unit_test(same_seed_one_thread_same_bytes),
         cmocka_unit_test(more_threads_same_metrics),
         cmocka_unit_test(unused_embedding_rows_stay_untouched),
+        cmocka_unit_test(ema_lazy_rows_equal_a_dense_average),
+        cmocka_unit_test(schedules_decay_to_zero),
+        cmocka_unit_test(ema_weights_are_validated_and_kept),
+        cmocka_unit_test(embedding_rate_and_schedule_shape_the_steps),
     };
     return cmocka_run_group_tests_name("bilstm", tests, NULL, NULL);
 }

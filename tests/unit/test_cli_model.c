@@ -1,8 +1,9 @@
 /* test_cli_model.c — the model life cycle through the real binary: `train` each kind
  * on a small data file this test writes, `evaluate` (one JSON line), `predict`
  * (arguments, piped lines answered without waiting for EOF), the served
- * probabilities equal to the in-process classifier, seeded determinism, and clear
- * errors for corrupted model files. */
+ * probabilities equal to the in-process classifier, seeded determinism, the BiLSTM's
+ * training options recorded in the model file's header, and clear errors for
+ * corrupted model files and bad flags. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -253,6 +255,45 @@ static void same_seed_same_model(void **state) {
     modelfile_free(&mb);
 }
 
+/* The BiLSTM's optimiser flags reach the model file's hyper-parameters; bad values
+ * are refused with status 2 (flag syntax) or 1 (out of range, before any training). */
+static void bilstm_training_flags_are_recorded(void **state) {
+    (void)state;
+    char extra[512], path[400], err[256], out[4096];
+    snprintf(extra, sizeof extra, "%s --ema 0.99 --emb-lr-scale 0.25 --lr-schedule cosine --lr-decay 0.3",
+             small_bilstm);
+    cJSON *j = train("bilstm", "bilstm-opts", extra);
+    assert_true(num(j, "accuracy") > 0.85); /* still learns with all of them on */
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "%s/bilstm-opts.model", dir);
+    ModelFile mf;
+    assert_int_equal(modelfile_read(path, &mf, err, sizeof err), 0);
+    cJSON *h = cJSON_Parse(mf.header_json);
+    assert_non_null(h);
+    const cJSON *hyper = cJSON_GetObjectItemCaseSensitive(h, "hyper");
+    assert_true(fabs(num(hyper, "ema") - 0.99) < 1e-6);
+    assert_true(fabs(num(hyper, "emb_lr_scale") - 0.25) < 1e-6);
+    assert_true(fabs(num(hyper, "lr_decay") - 0.3) < 1e-6);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(hyper, "lr_schedule")->valuestring, "cosine");
+    cJSON_Delete(h);
+    modelfile_free(&mf);
+    // the defaults are recorded too
+    snprintf(path, sizeof path, "%s/bilstm.model", dir);
+    assert_int_equal(modelfile_read(path, &mf, err, sizeof err), 0);
+    h = cJSON_Parse(mf.header_json);
+    hyper = cJSON_GetObjectItemCaseSensitive(h, "hyper");
+    assert_true(num(hyper, "ema") == 0.0 && num(hyper, "emb_lr_scale") == 1.0);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(hyper, "lr_schedule")->valuestring, "constant");
+    cJSON_Delete(h);
+    modelfile_free(&mf);
+    assert_int_equal(run(out, sizeof out, "%s train --data %s --lr-schedule step 2>&1", bin, data), 2);
+    assert_non_null(strstr(out, "--lr-schedule is constant, linear or cosine"));
+    assert_int_equal(run(out, sizeof out, "%s train --data %s --ema half 2>&1", bin, data), 2);
+    assert_int_equal(run(out, sizeof out, "%s train --data %s --out %s/x.model --ema 1 2>&1", bin, data, dir),
+                     1);
+    assert_non_null(strstr(out, "ema decay 1 must be in [0,1)"));
+}
+
 /* A model file cut in half or with a flipped byte is a clear error, never a crash. */
 static void corrupted_model_files_are_clear_errors(void **state) {
     (void)state;
@@ -294,6 +335,7 @@ int main(void) {
         cmocka_unit_test(predict_matches_classifier),
         cmocka_unit_test(predict_answers_a_lone_line_at_once),
         cmocka_unit_test(same_seed_same_model),
+        cmocka_unit_test(bilstm_training_flags_are_recorded),
         cmocka_unit_test(corrupted_model_files_are_clear_errors),
     };
     return cmocka_run_group_tests_name("cli_model", tests, setup, teardown);
