@@ -31,13 +31,13 @@ static void train_usage(FILE *out) {
             "  --w2v-dim N --w2v-epochs N --w2v-window N --w2v-negative N   word2vec (100, 5, 5, 5)\n"
             "  --hidden N --dense N --dropout F --pooling last|max --clip F  BiLSTM (128, 64, 0.3, last, 5)\n"
             "  --lr F --batch N --epochs N --patience N   optimiser of the chosen kind (bilstm: 2e-3,\n"
-            "                         128, 10, 2)\n"
+            "                         128, 3, 1)\n"
             "  --lr-decay F           bilstm: on a plateau, back to the best weights and lr x F (0.5)\n"
-            "  --lr-schedule S        bilstm: constant (default), linear or cosine decay of the\n"
+            "  --lr-schedule S        bilstm: constant, linear or cosine (default) decay of the\n"
             "                         learning rate to 0 over the planned epochs, step by step\n"
             "  --emb-lr-scale F       bilstm: the embedding's learning rate is lr x F (1; 0 freezes it)\n"
             "  --ema D                bilstm: validate and keep a moving average of the weights with\n"
-            "                         decay D per step, e.g. 0.999 (0 = off, the default)\n"
+            "                         decay D per step (0.9997; 0 = off)\n"
             "  --bigram-bits N --C F   tfidf-lr: 2^N bigram buckets (20), inverse L2 strength (2.5)\n");
 }
 
