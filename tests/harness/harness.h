@@ -127,6 +127,16 @@ int harness_redis_start(HarnessRedis *r);
  * with the reason on stderr. redisFree() it. */
 redisContext *harness_redis_connect(const HarnessRedis *r);
 
+/* Empties every database of the server (FLUSHALL) over a new connection. Returns 0,
+ * or -1 with the reason on stderr. */
+int harness_redis_flushall(const HarnessRedis *r);
+
+/* Runs one command (hiredis format) on c and returns its integer reply, or a bulk
+ * string reply read as an integer (HGET); HARNESS_REDIS_NO_INT for no reply (the
+ * reason on stderr), a nil or any other type. */
+#define HARNESS_REDIS_NO_INT (-999LL)
+long long harness_redis_int(redisContext *c, const char *fmt, ...);
+
 /* Stops the server (SIGTERM, up to 5 s, then SIGKILL) and removes its directory.
  * Returns 0 when it exited cleanly, -1 otherwise; when not running it only removes the
  * directory of a halted server (harness_redis_halt) and returns 0. */

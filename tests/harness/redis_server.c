@@ -3,6 +3,7 @@
 #include "tests/harness/harness.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,33 @@ redisContext *harness_redis_connect(const HarnessRedis *r) {
     }
     redisSetTimeout(c, tv);
     return c;
+}
+
+int harness_redis_flushall(const HarnessRedis *r) {
+    redisContext *c = harness_redis_connect(r);
+    if (!c) return -1;
+    redisReply *reply = redisCommand(c, "FLUSHALL");
+    int ok = reply && reply->type == REDIS_REPLY_STATUS;
+    if (!ok) fprintf(stderr, "harness: FLUSHALL failed: %s\n", reply ? "unexpected reply" : c->errstr);
+    if (reply) freeReplyObject(reply);
+    redisFree(c);
+    return ok ? 0 : -1;
+}
+
+long long harness_redis_int(redisContext *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *reply = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (!reply) {
+        fprintf(stderr, "harness: redis: %s\n", c->errstr);
+        return HARNESS_REDIS_NO_INT;
+    }
+    long long v = reply->type == REDIS_REPLY_INTEGER  ? reply->integer
+                  : reply->type == REDIS_REPLY_STRING ? atoll(reply->str)
+                                                      : HARNESS_REDIS_NO_INT;
+    freeReplyObject(reply);
+    return v;
 }
 
 int harness_redis_stop(HarnessRedis *r) {

@@ -123,19 +123,6 @@ static int collect(FeedbackQueue *q, int64_t *next, int np) {
     return k;
 }
 
-static long long raw_int(redisContext *c, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    if (!r) fail_msg("redis: %s", c->errstr);
-    long long v = r->type == REDIS_REPLY_INTEGER  ? r->integer
-                  : r->type == REDIS_REPLY_STRING ? atoll(r->str)
-                                                  : -999;
-    freeReplyObject(r);
-    return v;
-}
-
 static int group_setup(void **state) {
     (void)state;
     return harness_redis_start(&server);
@@ -148,13 +135,7 @@ static int group_teardown(void **state) {
 
 static int flush_all(void **state) {
     (void)state;
-    redisContext *c = harness_redis_connect(&server);
-    if (!c) return -1;
-    redisReply *r = redisCommand(c, "FLUSHALL");
-    int ok = r && r->type == REDIS_REPLY_STATUS;
-    if (r) freeReplyObject(r);
-    redisFree(c);
-    return ok ? 0 : -1;
+    return harness_redis_flushall(&server);
 }
 
 /* ---- tests --------------------------------------------------------------------------- */
@@ -259,8 +240,8 @@ static void redis_down_holds_feedback_then_records_it(void **state) {
     t = redisCommand(c, "HGET bz:fb:604 text");
     assert_string_equal(t->str, "ok I guess");
     freeReplyObject(t);
-    assert_int_equal(raw_int(c, "ZCARD bz:fb:index"), 4);
-    assert_int_equal(raw_int(c, "ZCARD bz:win:{misclassified}"), 2);
+    assert_int_equal(harness_redis_int(c, "ZCARD bz:fb:index"), 4);
+    assert_int_equal(harness_redis_int(c, "ZCARD bz:win:{misclassified}"), 2);
     redisFree(c);
 
     /* a message arriving now is recorded at once */

@@ -85,19 +85,6 @@ static redisContext *raw(void) {
     return c;
 }
 
-static long long raw_int(redisContext *c, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    if (!r) fail_msg("redis: %s", c->errstr);
-    long long v = r->type == REDIS_REPLY_INTEGER  ? r->integer
-                  : r->type == REDIS_REPLY_STRING ? atoll(r->str)
-                                                  : -999;
-    freeReplyObject(r);
-    return v;
-}
-
 static int group_setup(void **state) {
     (void)state;
     return harness_redis_start(&server);
@@ -110,13 +97,7 @@ static int group_teardown(void **state) {
 
 static int flush_all(void **state) {
     (void)state;
-    redisContext *c = harness_redis_connect(&server);
-    if (!c) return -1;
-    redisReply *r = redisCommand(c, "FLUSHALL");
-    int ok = r && r->type == REDIS_REPLY_STATUS;
-    if (r) freeReplyObject(r);
-    redisFree(c);
-    return ok ? 0 : -1;
+    return harness_redis_flushall(&server);
 }
 
 static Monitor *open_monitor(const char *url, Sink *sink, MonitorConfig *override) {
@@ -475,24 +456,24 @@ static void one_round_trip_prefix_and_ttls(void **state) {
 
     redisContext *r = raw();
     long long sec = (T0 + 5000) / 1000, min = T0 / MINUTE;
-    assert_true(raw_int(r, "HGET air:win:{vol}:s:%lld n", sec) > 50);
-    long long pttl = raw_int(r, "PTTL air:win:{vol}:s:%lld", sec);
+    assert_true(harness_redis_int(r, "HGET air:win:{vol}:s:%lld n", sec) > 50);
+    long long pttl = harness_redis_int(r, "PTTL air:win:{vol}:s:%lld", sec);
     assert_true(pttl > 0 && pttl <= c.second_ttl_ms);
-    pttl = raw_int(r, "PTTL air:win:{vol}:m:%lld", min);
+    pttl = harness_redis_int(r, "PTTL air:win:{vol}:m:%lld", min);
     assert_true(pttl > c.minute_ttl_ms - 60000 && pttl <= c.minute_ttl_ms);
-    assert_true(raw_int(r, "HGET air:win:{vol}:m:%lld ln", min) > 1000);
-    assert_true(raw_int(r, "ZCARD air:win:{neg}:w:%lld", min) > 5);
-    assert_int_equal(raw_int(r, "ZCARD air:win:{neg}:x:%lld", min), 20); /* capped */
-    pttl = raw_int(r, "PTTL air:win:{neg}:h:%lld", min);
+    assert_true(harness_redis_int(r, "HGET air:win:{vol}:m:%lld ln", min) > 1000);
+    assert_true(harness_redis_int(r, "ZCARD air:win:{neg}:w:%lld", min) > 5);
+    assert_int_equal(harness_redis_int(r, "ZCARD air:win:{neg}:x:%lld", min), 20); /* capped */
+    pttl = harness_redis_int(r, "PTTL air:win:{neg}:h:%lld", min);
     assert_true(pttl == -2 || (pttl > 0 && pttl <= c.terms_ttl_ms)); /* no hashtags in complaints */
-    assert_true(raw_int(r, "PTTL air:win:{neg}:w:%lld", min) > 0);
+    assert_true(harness_redis_int(r, "PTTL air:win:{neg}:w:%lld", min) > 0);
     redisReply *keys = redisCommand(r, "KEYS bz:*");
     assert_int_equal(keys->elements, 0);
     freeReplyObject(keys);
     keys = redisCommand(r, "KEYS *");
     for (size_t i = 0; i < keys->elements; i++) {
         assert_memory_equal(keys->element[i]->str, "air:", 4);
-        assert_true(raw_int(r, "PTTL %s", keys->element[i]->str) > 0); /* nothing grows forever */
+        assert_true(harness_redis_int(r, "PTTL %s", keys->element[i]->str) > 0); /* nothing grows forever */
     }
     freeReplyObject(keys);
     redisFree(r);
@@ -685,7 +666,7 @@ static void redis_down_then_back(void **state) {
     assert_int_equal(st.outages, 1);
     assert_int_equal(sink_count(&sink, ALERT_MONITOR_UNAVAILABLE), 1);
     c = redisConnectUnix(r2.socket_path);
-    assert_true(raw_int(c, "HGET bz:win:{vol}:m:%lld n", (t + 1000) / MINUTE) >= 10);
+    assert_true(harness_redis_int(c, "HGET bz:win:{vol}:m:%lld n", (t + 1000) / MINUTE) >= 10);
     redisFree(c);
 
     sink_clear(&sink);

@@ -180,13 +180,7 @@ static int group_teardown(void **state) {
 /* Each test starts from an empty Redis (no history of the previous one). */
 static int flush_all(void **state) {
     (void)state;
-    redisContext *c = harness_redis_connect(&server);
-    if (!c) return -1;
-    redisReply *r = redisCommand(c, "FLUSHALL");
-    int ok = r && r->type == REDIS_REPLY_STATUS;
-    if (r) freeReplyObject(r);
-    redisFree(c);
-    return ok ? 0 : -1;
+    return harness_redis_flushall(&server);
 }
 
 /* ---- replay --------------------------------------------------------------------------- */

@@ -17,14 +17,6 @@ static redisContext *redis_raw(WorkerFixture *f) {
     return r;
 }
 
-static void redis_flush(WorkerFixture *f) {
-    redisContext *r = redis_raw(f);
-    redisReply *rep = redisCommand(r, "FLUSHALL");
-    assert_true(rep && rep->type == REDIS_REPLY_STATUS);
-    freeReplyObject(rep);
-    redisFree(r);
-}
-
 /* Writes the per-minute buckets (docs/alerts.md) of `minutes` minutes of usual traffic
  * ending 7 minutes before now, as workers that ran earlier would have left them:
  * `per_minute` tweets a minute, half of them negative. */
@@ -95,7 +87,7 @@ static void two_workers_raise_one_negative_surge(void **state) {
     WorkerFixture *f = *state;
     if (!f->model[0]) skip();
     enum { HISTORY = 120, PER_MINUTE = 40, QUIET = 60, BURST = 300 };
-    redis_flush(f);
+    assert_int_equal(harness_redis_flushall(&f->redis), 0);
     seed_history(f, HISTORY, PER_MINUTE);
     WorkerNames n;
     wf_names(f, "surge", &n);
