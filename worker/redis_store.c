@@ -14,10 +14,12 @@
 #define VERSION_MAX 63
 /* prefix + "cache:" + 40 hex + NUL */
 #define CACHE_KEY_CAP (PREFIX_MAX + 6 + SHA1_HEX_LEN + 1)
+_Static_assert(CACHE_KEY_CAP == STORE_CACHE_KEY_MAX + 1, "STORE_CACHE_KEY_MAX is out of date");
 
 struct RedisStore {
     RedisConn *conn;
     char prefix[PREFIX_MAX + 1];
+    size_t prefix_len;
     char version[VERSION_MAX + 1];
     size_t version_len;
     int max_batch;
@@ -66,6 +68,7 @@ RedisStore *store_new(const StoreOptions *opt, char *err, size_t errlen) {
     RedisStore *s = callocCheck(1, sizeof *s);
     s->conn = conn;
     snprintf(s->prefix, sizeof s->prefix, "%s", prefix);
+    s->prefix_len = strlen(s->prefix);
     snprintf(s->version, sizeof s->version, "%s", opt->model_version);
     s->version_len = strlen(s->version);
     s->max_batch = opt->max_batch;
@@ -99,10 +102,12 @@ size_t store_text_len(const char *text, size_t len) {
 }
 
 int store_cache_key(const RedisStore *s, const char *text, size_t len, char *buf, size_t buflen) {
-    char hex[SHA1_HEX_LEN + 1];
-    sha1_hex(text, len, hex);
-    int n = snprintf(buf, buflen, "%scache:%s", s->prefix, hex);
-    return n < 0 || (size_t)n >= buflen ? -1 : n;
+    size_t n = s->prefix_len + 6 + SHA1_HEX_LEN;
+    if (n >= buflen) return -1;
+    memcpy(buf, s->prefix, s->prefix_len);
+    memcpy(buf + s->prefix_len, "cache:", 6);
+    sha1_hex(text, len, buf + s->prefix_len + 6); /* writes the 40 digits and the NUL */
+    return (int)n;
 }
 
 /* ---- one exchange with one retry ---------------------------------------------------
@@ -135,8 +140,10 @@ static int exchange_run(RedisStore *s, const Exchange *x, void *arg) {
 /* ---- cache lookup: MGET in chunks of max_batch keys ------------------------------- */
 
 typedef struct {
-    const char *const *texts;
+    const char *const *texts; /* hashed into keys here, or */
     const size_t *lens;
+    const char *const *keys; /* the keys, made by the caller */
+    const size_t *key_lens;
     int n;
     float *p_out;
     uint8_t *hit_out;
@@ -151,6 +158,11 @@ static int cache_get_append(RedisStore *s, redisContext *ctx, void *arg) {
         s->argv[0] = "MGET";
         s->argvlen[0] = 4;
         for (int i = 0; i < k; i++) {
+            if (g->keys) {
+                s->argv[i + 1] = g->keys[base + i];
+                s->argvlen[i + 1] = g->key_lens[base + i];
+                continue;
+            }
             char *key = s->keybuf + (size_t)i * CACHE_KEY_CAP;
             int len = store_cache_key(s, g->texts[base + i], g->lens[base + i], key, CACHE_KEY_CAP);
             s->argv[i + 1] = key;
@@ -210,22 +222,33 @@ static int cache_get_consume(RedisStore *s, void *arg) {
     return 0;
 }
 
-int store_cache_get(RedisStore *s, const char *const *texts, const size_t *lens, int n, float *p_out,
-                    uint8_t *hit_out) {
-    if (n <= 0) return 0;
-    memset(hit_out, 0, (size_t)n);
-    ADD(s, cache_lookups, n);
-    CacheGet g = {.texts = texts, .lens = lens, .n = n, .p_out = p_out, .hit_out = hit_out};
+/* The lookup for g (texts or keys set, n, p_out, hit_out): store_cache_get's contract. */
+static int cache_get_run(RedisStore *s, CacheGet *g) {
+    if (g->n <= 0) return 0;
+    memset(g->hit_out, 0, (size_t)g->n);
+    ADD(s, cache_lookups, g->n);
     static const Exchange x = {cache_get_append, cache_get_consume};
-    if (exchange_run(s, &x, &g) != STORE_OK) {
-        memset(hit_out, 0, (size_t)n);
-        ADD(s, cache_skipped, n);
+    if (exchange_run(s, &x, g) != STORE_OK) {
+        memset(g->hit_out, 0, (size_t)g->n);
+        ADD(s, cache_skipped, g->n);
         return STORE_UNAVAILABLE;
     }
-    ADD(s, cache_hits, g.hits);
-    ADD(s, cache_stale, g.stale);
-    ADD(s, reply_errors, g.errors);
-    return g.hits;
+    ADD(s, cache_hits, g->hits);
+    ADD(s, cache_stale, g->stale);
+    ADD(s, reply_errors, g->errors);
+    return g->hits;
+}
+
+int store_cache_get(RedisStore *s, const char *const *texts, const size_t *lens, int n, float *p_out,
+                    uint8_t *hit_out) {
+    CacheGet g = {.texts = texts, .lens = lens, .n = n, .p_out = p_out, .hit_out = hit_out};
+    return cache_get_run(s, &g);
+}
+
+int store_cache_get_keys(RedisStore *s, const char *const *keys, const size_t *key_lens, int n, float *p_out,
+                         uint8_t *hit_out) {
+    CacheGet g = {.keys = keys, .key_lens = key_lens, .n = n, .p_out = p_out, .hit_out = hit_out};
+    return cache_get_run(s, &g);
 }
 
 /* ---- writes: HSET + EXPIRE per prediction, SET PX per cache entry ---------------- */
@@ -263,8 +286,14 @@ static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
     int ncmd = 0;
     for (int i = 0; i < p->n; i++) {
         const StoreRecord *r = &p->recs[i];
-        char prob[32];
-        size_t prob_len = (size_t)snprintf(prob, sizeof prob, "%.9g", (double)r->p_positive);
+        /* "<p> <version>", the cache entry's value; its first prob_len bytes are the
+         * p_positive field of the prediction */
+        char value[32 + VERSION_MAX + 2];
+        const char *prob = value;
+        size_t prob_len = (size_t)snprintf(value, 32, "%.9g", (double)r->p_positive);
+        value[prob_len] = ' ';
+        memcpy(value + prob_len + 1, s->version, s->version_len);
+        size_t value_len = prob_len + 1 + s->version_len;
         if (r->scored_at_ms != at_ms) {
             at_ms = r->scored_at_ms;
             util_rfc3339(at_ms, at, sizeof at);
@@ -284,12 +313,15 @@ static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
             return -1;
         ncmd += 2;
         if (r->norm_text) {
-            char key[CACHE_KEY_CAP], value[32 + VERSION_MAX + 2];
-            int klen = store_cache_key(s, r->norm_text, r->norm_len, key, sizeof key);
-            // one argument "<p> <version>"
-            int vlen = snprintf(value, sizeof value, "%s %s", prob, s->version);
+            char own[CACHE_KEY_CAP];
+            const char *key = r->cache_key;
+            int klen = (int)r->cache_key_len;
+            if (!key) {
+                klen = store_cache_key(s, r->norm_text, r->norm_len, own, sizeof own);
+                key = own;
+            }
             const char *set[] = {"SET", key, value, "PX", ttl_ms};
-            const size_t set_len[] = {3, (size_t)klen, (size_t)vlen, 2, ttl_ms_len};
+            const size_t set_len[] = {3, (size_t)klen, value_len, 2, ttl_ms_len};
             if (klen < 0 || redisAppendCommandArgv(ctx, 5, set, set_len) != REDIS_OK) return -1;
             ncmd++;
         }

@@ -414,6 +414,71 @@ static void other_model_version_is_a_miss(void **state) {
     store_free(s);
 }
 
+/* Keys made once by the caller (store_cache_key, as the pipeline does before the model)
+ * and handed to store_cache_get_keys and StoreRecord.cache_key name the same entries
+ * as the texts hashed inside the store: entries written either way are found either
+ * way, under bz:cache:<sha1 of the text>, with the longest prefix too, and in batches
+ * larger than max_batch. A buffer too small for a key is refused. */
+static void cache_keys_made_once_match(void **state) {
+    (void)state;
+    char prefix[65];
+    memset(prefix, 'p', 64);
+    prefix[64] = '\0';
+    const char *prefixes[2] = {NULL, prefix};
+    for (int v = 0; v < 2; v++) {
+        RedisStore *s = open_store(server.url, prefixes[v], 8);
+        static Batch b;
+        batch_fill(&b, 20, 40 + v);
+        char keys[20][STORE_CACHE_KEY_MAX + 1];
+        const char *key_ptr[20];
+        size_t key_len[20];
+        for (int i = 0; i < 20; i++) {
+            int n = store_cache_key(s, b.texts[i], b.text_len[i], keys[i], sizeof keys[i]);
+            assert_int_equal(n, (v ? 64 : 3) + 6 + SHA1_HEX_LEN);
+            char hex[SHA1_HEX_LEN + 1], want[STORE_CACHE_KEY_MAX + 1];
+            snprintf(want, sizeof want, "%scache:%s",
+                     v ? prefix : "bz:", sha1_hex(b.texts[i], b.text_len[i], hex));
+            assert_string_equal(keys[i], want);
+            key_ptr[i] = keys[i];
+            key_len[i] = (size_t)n;
+            if (i % 2 == 0) { /* even records give their key, odd ones are hashed in store_put */
+                b.recs[i].cache_key = keys[i];
+                b.recs[i].cache_key_len = key_len[i];
+            }
+        }
+        char small[SHA1_HEX_LEN + 6];
+        assert_int_equal(store_cache_key(s, "x", 1, small, sizeof small), -1);
+
+        assert_int_equal(store_put(s, b.recs, 20), STORE_OK);
+        redisContext *c = raw_connect(&server);
+        for (int i = 0; i < 20; i++) assert_int_equal(raw_int(c, "EXISTS %b", keys[i], key_len[i]), 1);
+        redisFree(c);
+
+        float p_keys[20], p_texts[20];
+        uint8_t hit_keys[20], hit_texts[20];
+        assert_int_equal(store_cache_get_keys(s, key_ptr, key_len, 20, p_keys, hit_keys), 20);
+        assert_int_equal(store_cache_get(s, b.text_ptr, b.text_len, 20, p_texts, hit_texts), 20);
+        for (int i = 0; i < 20; i++) {
+            assert_int_equal(hit_keys[i], 1);
+            assert_int_equal(hit_texts[i], 1);
+            assert_memory_equal(&p_keys[i], &b.recs[i].p_positive, sizeof(float));
+            assert_memory_equal(&p_texts[i], &b.recs[i].p_positive, sizeof(float));
+        }
+        const char *unseen[1] = {"bz:cache:0000000000000000000000000000000000000000"};
+        size_t unseen_len[1] = {strlen(unseen[0])};
+        float p = -1;
+        uint8_t hit = 9;
+        assert_int_equal(store_cache_get_keys(s, unseen, unseen_len, 1, &p, &hit), 0);
+        assert_int_equal(hit, 0);
+        StoreStats st;
+        store_stats(s, &st);
+        assert_int_equal(st.cache_writes, 20);
+        assert_int_equal(st.cache_lookups, 41);
+        assert_int_equal(st.cache_hits, 40);
+        store_free(s);
+    }
+}
+
 /* One batch is one round trip: the server reads each pipeline in a handful of socket
  * reads (a command-by-command client would cost one read per command), and runs every
  * command. Also for a batch larger than max_batch. */
@@ -758,6 +823,7 @@ int main(void) {
         cmocka_unit_test_setup(prefix_is_configurable, flush_all),
         cmocka_unit_test_setup(long_ids_are_written_whole, flush_all),
         cmocka_unit_test_setup(other_model_version_is_a_miss, flush_all),
+        cmocka_unit_test_setup(cache_keys_made_once_match, flush_all),
         cmocka_unit_test_setup(one_round_trip_per_batch, flush_all),
         cmocka_unit_test_setup(reply_errors_are_counted_not_fatal, flush_all),
         cmocka_unit_test(stopped_then_restarted),
