@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "model/util.h"
+#include "worker/resp.h"
 #include "worker/sha1.h"
 
 #define PREFIX_MAX  64
@@ -32,6 +33,9 @@ struct RedisStore {
     /* the key prefix + "pred:" + id of one write; grows for a longer id than any before */
     char *predkey;
     size_t predkey_cap;
+    /* the RESP bytes of one batch of writes; grows for a larger batch than any before */
+    char *cmdbuf;
+    size_t cmdbuf_cap;
     _Atomic uint64_t cache_lookups, cache_hits, cache_stale, cache_skipped, preds_written, preds_dropped,
         cache_writes, pred_lookups, reply_errors, batches_failed;
 };
@@ -79,6 +83,8 @@ RedisStore *store_new(const StoreOptions *opt, char *err, size_t errlen) {
     s->argvlen = mallocCheck((size_t)(opt->max_batch + 1) * sizeof *s->argvlen);
     s->predkey_cap = PREFIX_MAX + 5 + 256;
     s->predkey = mallocCheck(s->predkey_cap);
+    s->cmdbuf_cap = (size_t)opt->max_batch * 512; /* a tweet of ~100 bytes needs ~400 */
+    s->cmdbuf = mallocCheck(s->cmdbuf_cap);
     return s;
 }
 
@@ -87,6 +93,7 @@ void store_free(RedisStore *s) {
     redis_conn_free(s->conn);
     free(s->keybuf);
     free(s->predkey);
+    free(s->cmdbuf);
     free(s->argv);
     free(s->argvlen);
     free(s);
@@ -273,9 +280,21 @@ static size_t pred_key(RedisStore *s, const char *id, size_t id_len) {
     return len;
 }
 
-/* Commands are appended from argument vectors (hiredis copies each argument once)
- * rather than from format strings, whose parsing and printf conversions cost more
- * than the rest of a write: this runs on the inference thread for every tweet. */
+/* Encodes one command at s->cmdbuf + used (growing it when needed); returns the new
+ * used length. */
+static size_t cmd_add(RedisStore *s, size_t used, int argc, const char *const *argv, const size_t *argvlen) {
+    size_t need = used + resp_command_len(argc, argvlen);
+    if (need > s->cmdbuf_cap) {
+        s->cmdbuf_cap = need > 2 * s->cmdbuf_cap ? need : 2 * s->cmdbuf_cap;
+        s->cmdbuf = reallocCheck(s->cmdbuf, s->cmdbuf_cap);
+    }
+    return used + resp_command_write(s->cmdbuf + used, argc, argv, argvlen);
+}
+
+/* The batch's commands are encoded from argument vectors into one preallocated
+ * buffer (worker/resp.h) and handed to hiredis at once, rather than built by hiredis
+ * command by command (an allocation and a printf-style format each) or from format
+ * strings: this runs on the inference thread for every tweet. */
 static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
     const Put *p = arg;
     char ttl_s[16], ttl_ms[16], at[32] = "";
@@ -284,6 +303,7 @@ static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
     int64_t at_ms = INT64_MIN; /* the records of a batch share their scoring time */
     size_t at_len = 0;
     int ncmd = 0;
+    size_t used = 0;
     for (int i = 0; i < p->n; i++) {
         const StoreRecord *r = &p->recs[i];
         /* "<p> <version>", the cache entry's value; its first prob_len bytes are the
@@ -308,9 +328,8 @@ static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
                                    9,  at_len,   4,  r->text ? store_text_len(r->text, r->text_len) : 0};
         const char *expire[] = {"EXPIRE", s->predkey, ttl_s};
         const size_t expire_len[] = {6, key_len, ttl_s_len};
-        if (redisAppendCommandArgv(ctx, r->text ? 12 : 10, hset, hset_len) != REDIS_OK ||
-            redisAppendCommandArgv(ctx, 3, expire, expire_len) != REDIS_OK)
-            return -1;
+        used = cmd_add(s, used, r->text ? 12 : 10, hset, hset_len);
+        used = cmd_add(s, used, 3, expire, expire_len);
         ncmd += 2;
         if (r->norm_text) {
             char own[CACHE_KEY_CAP];
@@ -322,10 +341,12 @@ static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
             }
             const char *set[] = {"SET", key, value, "PX", ttl_ms};
             const size_t set_len[] = {3, (size_t)klen, value_len, 2, ttl_ms_len};
-            if (klen < 0 || redisAppendCommandArgv(ctx, 5, set, set_len) != REDIS_OK) return -1;
+            if (klen < 0) return -1;
+            used = cmd_add(s, used, 5, set, set_len);
             ncmd++;
         }
     }
+    if (used && redisAppendFormattedCommand(ctx, s->cmdbuf, used) != REDIS_OK) return -1;
     return ncmd;
 }
 
