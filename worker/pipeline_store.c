@@ -140,11 +140,24 @@ static void store_after(void *ctx, void *state, const PipelineTweet *tweets, int
                                    .text = tw->text, /* raw: what `feedback export` gives `train` */
                                    .text_len = tw->text_len};
     }
-    store_put(t->store, t->recs, n);
+    store_put_start(t->store, t->recs, n); /* finished after the events are produced */
+}
+
+static void store_after_send(void *ctx, void *state, const PipelineTweet *tweets, int n) {
+    (void)ctx;
+    (void)tweets;
+    (void)n;
+    StoreThread *t = state;
+    store_put_finish(t->store);
 }
 
 PipelineHooks pipeline_store_hooks(PipelineStore *s) {
-    return (PipelineHooks){s, store_thread_init, store_thread_free, store_before, store_after, NULL};
+    return (PipelineHooks){.ctx = s,
+                           .thread_init = store_thread_init,
+                           .thread_free = store_thread_free,
+                           .before_score = store_before,
+                           .after_score = store_after,
+                           .after_send = store_after_send};
 }
 
 void pipeline_store_stats(PipelineStore *s, StoreStats *out) {

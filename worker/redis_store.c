@@ -17,6 +17,13 @@
 #define CACHE_KEY_CAP (PREFIX_MAX + 6 + SHA1_HEX_LEN + 1)
 _Static_assert(CACHE_KEY_CAP == STORE_CACHE_KEY_MAX + 1, "STORE_CACHE_KEY_MAX is out of date");
 
+/* One batch of writes (store_put_start .. store_put_finish). */
+typedef struct {
+    const StoreRecord *recs;
+    int n;
+    int written, dropped, cache_writes, errors;
+} Put;
+
 struct RedisStore {
     RedisConn *conn;
     char prefix[PREFIX_MAX + 1];
@@ -36,6 +43,9 @@ struct RedisStore {
     /* the RESP bytes of one batch of writes; grows for a larger batch than any before */
     char *cmdbuf;
     size_t cmdbuf_cap;
+    /* the write in flight between store_put_start and store_put_finish */
+    Put put;
+    int put_pending, put_sent;
     _Atomic uint64_t cache_lookups, cache_hits, cache_stale, cache_skipped, preds_written, preds_dropped,
         cache_writes, pred_lookups, reply_errors, batches_failed;
 };
@@ -90,6 +100,7 @@ RedisStore *store_new(const StoreOptions *opt, char *err, size_t errlen) {
 
 void store_free(RedisStore *s) {
     if (!s) return;
+    store_put_finish(s);
     redis_conn_free(s->conn);
     free(s->keybuf);
     free(s->predkey);
@@ -129,19 +140,35 @@ typedef struct {
     int (*consume)(RedisStore *s, void *arg);                   /* 0, or -1: connection lost */
 } Exchange;
 
-static int exchange_run(RedisStore *s, const Exchange *x, void *arg) {
+/* Appends and sends the commands. Returns 0 when sent, 1 when the connection broke
+ * while sending (a retry may be due), -1 when there is no connection or no memory. */
+static int exchange_send(RedisStore *s, const Exchange *x, void *arg) {
+    redisContext *ctx = redis_conn_acquire(s->conn);
+    if (!ctx) return -1;
+    int ncmd = x->append(s, ctx, arg);
+    if (ncmd < 0) {
+        redis_conn_fail(s->conn, "out of memory while building a pipeline");
+        return -1;
+    }
+    return redis_conn_send(s->conn, ncmd) == 0 ? 0 : 1;
+}
+
+/* Reads the replies of an exchange whose first send returned sent; a connection lost
+ * on the way is retried once, the whole exchange again. */
+static int exchange_finish(RedisStore *s, const Exchange *x, void *arg, int sent) {
     for (int attempt = 0; attempt < 2; attempt++) {
-        redisContext *ctx = redis_conn_acquire(s->conn);
-        if (!ctx) break;
-        int ncmd = x->append(s, ctx, arg);
-        if (ncmd < 0) {
-            redis_conn_fail(s->conn, "out of memory while building a pipeline");
-            break;
-        }
-        if (redis_conn_send(s->conn, ncmd) == 0 && x->consume(s, arg) == 0) return STORE_OK;
+        int rc = attempt == 0 ? sent : exchange_send(s, x, arg);
+        if (rc < 0) break;
+        if (rc == 0 && x->consume(s, arg) == 0) return STORE_OK;
     }
     ADD(s, batches_failed, 1);
     return STORE_UNAVAILABLE;
+}
+
+/* A whole exchange, after the replies of a write in flight (they come first). */
+static int exchange_run(RedisStore *s, const Exchange *x, void *arg) {
+    store_put_finish(s);
+    return exchange_finish(s, x, arg, exchange_send(s, x, arg));
 }
 
 /* ---- cache lookup: MGET in chunks of max_batch keys ------------------------------- */
@@ -260,12 +287,6 @@ int store_cache_get_keys(RedisStore *s, const char *const *keys, const size_t *k
 
 /* ---- writes: HSET + EXPIRE per prediction, SET PX per cache entry ---------------- */
 
-typedef struct {
-    const StoreRecord *recs;
-    int n;
-    int written, dropped, cache_writes, errors;
-} Put;
-
 /* prefix + "pred:" + id into s->predkey (grown when the id is longer than any before);
  * returns the key's length. */
 static size_t pred_key(RedisStore *s, const char *id, size_t id_len) {
@@ -383,19 +404,35 @@ static int put_consume(RedisStore *s, void *arg) {
     return 0;
 }
 
-int store_put(RedisStore *s, const StoreRecord *recs, int n) {
+static const Exchange put_exchange = {put_append, put_consume};
+
+int store_put_start(RedisStore *s, const StoreRecord *recs, int n) {
+    store_put_finish(s); /* one write in flight at a time */
     if (n <= 0) return STORE_OK;
-    Put p = {.recs = recs, .n = n};
-    static const Exchange x = {put_append, put_consume};
-    if (exchange_run(s, &x, &p) != STORE_OK) {
-        ADD(s, preds_dropped, n);
+    s->put = (Put){.recs = recs, .n = n};
+    s->put_sent = exchange_send(s, &put_exchange, &s->put);
+    s->put_pending = 1;
+    return s->put_sent < 0 ? STORE_UNAVAILABLE : STORE_OK;
+}
+
+int store_put_finish(RedisStore *s) {
+    if (!s->put_pending) return STORE_OK;
+    s->put_pending = 0;
+    Put *p = &s->put;
+    if (exchange_finish(s, &put_exchange, p, s->put_sent) != STORE_OK) {
+        ADD(s, preds_dropped, p->n);
         return STORE_UNAVAILABLE;
     }
-    ADD(s, preds_written, p.written);
-    ADD(s, preds_dropped, p.dropped);
-    ADD(s, cache_writes, p.cache_writes);
-    ADD(s, reply_errors, p.errors);
+    ADD(s, preds_written, p->written);
+    ADD(s, preds_dropped, p->dropped);
+    ADD(s, cache_writes, p->cache_writes);
+    ADD(s, reply_errors, p->errors);
     return STORE_OK;
+}
+
+int store_put(RedisStore *s, const StoreRecord *recs, int n) {
+    store_put_start(s, recs, n);
+    return store_put_finish(s);
 }
 
 /* ---- prediction look-up: HMGET per id ---------------------------------------------- */

@@ -144,6 +144,18 @@ int store_cache_get_keys(RedisStore *s, const char *const *keys, const size_t *k
  * dropped). */
 int store_put(RedisStore *s, const StoreRecord *recs, int n);
 
+/* store_put in two halves, so the caller can work while Redis runs the writes:
+ * store_put_start sends them without waiting for the replies, store_put_finish reads
+ * the replies (a connection lost on the way: the batch is sent once more and waited
+ * for) and returns what store_put would have. recs and the memory its pointers name
+ * must stay valid until store_put_finish. One write is in flight at a time: any
+ * other call on s (store_put_start, store_cache_get*, store_pred_get, store_free)
+ * finishes a pending one first; store_put_finish without one returns STORE_OK.
+ * store_put_start returns STORE_UNAVAILABLE when nothing could be sent (the finish
+ * then counts the records dropped), else STORE_OK. */
+int store_put_start(RedisStore *s, const StoreRecord *recs, int n);
+int store_put_finish(RedisStore *s);
+
 /* Reads bz:pred:<id> for n ids in one round trip (for feedback matching). found_out[i]
  * is 1 when the hash exists and parses, with out[i] filled; 0 otherwise. Returns the
  * number found, or STORE_UNAVAILABLE with every found_out[i] = 0. */

@@ -479,6 +479,46 @@ static void cache_keys_made_once_match(void **state) {
     }
 }
 
+/* store_put in two halves: nothing is counted until the finish, which returns what
+ * store_put would; a lookup or a second start while a write is in flight finishes it
+ * first (the replies come in order on the one connection), and a finish without a
+ * start is a no-op. */
+static void put_in_two_halves(void **state) {
+    (void)state;
+    RedisStore *s = open_store(server.url, NULL, 16);
+    static Batch a, b;
+    batch_fill(&a, 10, 60);
+    batch_fill(&b, 12, 61);
+    assert_int_equal(store_put_finish(s), STORE_OK);
+    assert_int_equal(store_put_start(s, a.recs, 10), STORE_OK);
+    StoreStats st;
+    store_stats(s, &st);
+    assert_int_equal(st.preds_written, 0);
+    assert_int_equal(store_put_finish(s), STORE_OK);
+    store_stats(s, &st);
+    assert_int_equal(st.preds_written, 10);
+    assert_int_equal(st.cache_writes, 10);
+
+    assert_int_equal(store_put_start(s, b.recs, 6), STORE_OK);
+    assert_int_equal(store_put_start(s, b.recs + 6, 6), STORE_OK); /* finishes the first */
+    store_stats(s, &st);
+    assert_int_equal(st.preds_written, 16);
+    float p[12];
+    uint8_t hit[12];
+    assert_int_equal(store_cache_get(s, b.text_ptr, b.text_len, 12, p, hit), 12); /* finishes the second */
+    for (int i = 0; i < 12; i++) assert_memory_equal(&p[i], &b.recs[i].p_positive, sizeof(float));
+    store_stats(s, &st);
+    assert_int_equal(st.preds_written, 22);
+    assert_int_equal(st.preds_dropped, 0);
+    assert_int_equal(st.batches_failed, 0);
+
+    assert_int_equal(store_put_start(s, a.recs, 3), STORE_OK);
+    store_free(s); /* finishes it too */
+    redisContext *c = raw_connect(&server);
+    assert_int_equal(raw_int(c, "DBSIZE"), 2 * 22);
+    redisFree(c);
+}
+
 /* One batch is one round trip: the server reads each pipeline in a handful of socket
  * reads (a command-by-command client would cost one read per command), and runs every
  * command. Also for a batch larger than max_batch. */
@@ -824,6 +864,7 @@ int main(void) {
         cmocka_unit_test_setup(long_ids_are_written_whole, flush_all),
         cmocka_unit_test_setup(other_model_version_is_a_miss, flush_all),
         cmocka_unit_test_setup(cache_keys_made_once_match, flush_all),
+        cmocka_unit_test_setup(put_in_two_halves, flush_all),
         cmocka_unit_test_setup(one_round_trip_per_batch, flush_all),
         cmocka_unit_test_setup(reply_errors_are_counted_not_fatal, flush_all),
         cmocka_unit_test(stopped_then_restarted),
