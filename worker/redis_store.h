@@ -37,8 +37,10 @@
  * A reply error for one command (e.g. WRONGTYPE on a key someone else wrote) is
  * counted and does not fail the rest of the batch.
  *
- * Memory: keys and argument vectors live in buffers preallocated for max_batch; a
- * call allocates nothing itself beyond hiredis' own command buffer and reply objects.
+ * Memory: keys, argument vectors and the encoded writes live in buffers preallocated
+ * for max_batch (the writes' buffer grows, once, for a batch of longer texts than it
+ * has seen); a call allocates nothing else itself beyond hiredis' own command buffer
+ * and reply objects.
  * Batches larger than max_batch are accepted and still sent in one round trip.
  *
  * Threads: a RedisStore (and its connection) belongs to one thread at a time; give each
