@@ -238,6 +238,8 @@ static void score_and_send(InferenceThread *t, int n) {
             dead_letter(p, m, PIPELINE_PRODUCE_FAILED);
         }
     }
+    for (int h = 0; h < p->nhooks; h++)
+        if (p->hooks[h].after_send) p->hooks[h].after_send(p->hooks[h].ctx, t->hook_state[h], t->tweets, n);
     atomic_fetch_add(&p->scored, (unsigned long long)n);
     atomic_fetch_add(&p->cache_hits, (unsigned long long)hits);
     atomic_fetch_add(&p->batches, 1);

@@ -66,6 +66,9 @@ typedef struct {
      * call; on a librdkafka thread). May be NULL. When a hook sets it and -X
      * statistics.interval.ms is not given, the pipeline asks for them every second. */
     void (*kafka_stats)(void *ctx, const char *json, size_t len);
+    /* After the batch's scored events were handed to the producer, with the tweets of
+     * its after_score: work started there may be waited for here. May be NULL. */
+    void (*after_send)(void *ctx, void *state, const PipelineTweet *tweets, int n);
 } PipelineHooks;
 
 #define PIPELINE_MAX_HOOKS 4

@@ -17,13 +17,17 @@ struct PipelineStore {
     RedisStore *stores[MAX_THREADS]; /* each thread's, for the stats */
 };
 
-/* One inference thread's store and batch arrays. */
+/* One inference thread's store and batch arrays. The cache keys of a batch are made
+ * once, before the model, and written with the scores after it. */
 typedef struct {
     PipelineStore *owner;
     int index;
     RedisStore *store;
-    const char **keys; /* (max_batch) */
+    char *keybuf;      /* (max_batch, STORE_CACHE_KEY_MAX + 1) the batch's cache keys */
+    const char **keys; /* (max_batch) into keybuf */
     size_t *lens;
+    const PipelineTweet *keyed; /* the batch keybuf holds the keys of (tweets, n) */
+    int keyed_n;
     float *p;
     uint8_t *hit;
     StoreRecord *recs;
@@ -64,6 +68,7 @@ static void *store_thread_init(void *ctx, int index) {
     t->store = store_new(&o, err, sizeof err);
     if (!t->store) util_die("redis store: %s", err); /* the URL was checked at start-up */
     t->cap = s->max_batch;
+    t->keybuf = mallocCheck((size_t)t->cap * (STORE_CACHE_KEY_MAX + 1));
     t->keys = callocCheck((size_t)t->cap, sizeof *t->keys);
     t->lens = callocCheck((size_t)t->cap, sizeof *t->lens);
     t->p = callocCheck((size_t)t->cap, sizeof *t->p);
@@ -86,6 +91,7 @@ static void store_thread_free(void *ctx, void *state) {
         pthread_mutex_unlock(&s->mu);
     }
     store_free(t->store);
+    free(t->keybuf);
     free(t->keys);
     free(t->lens);
     free(t->p);
@@ -99,10 +105,14 @@ static void store_before(void *ctx, void *state, PipelineTweet *tweets, int n) {
     StoreThread *t = state;
     if (n > t->cap) n = t->cap;
     for (int i = 0; i < n; i++) {
-        t->keys[i] = tweets[i].key;
-        t->lens[i] = tweets[i].key_len;
+        char *key = t->keybuf + (size_t)i * (STORE_CACHE_KEY_MAX + 1);
+        t->keys[i] = key;
+        t->lens[i] = (size_t)store_cache_key(t->store, tweets[i].key, tweets[i].key_len, key,
+                                             STORE_CACHE_KEY_MAX + 1); /* always fits */
     }
-    if (store_cache_get(t->store, t->keys, t->lens, n, t->p, t->hit) <= 0) return;
+    t->keyed = tweets;
+    t->keyed_n = n;
+    if (store_cache_get_keys(t->store, t->keys, t->lens, n, t->p, t->hit) <= 0) return;
     for (int i = 0; i < n; i++)
         if (t->hit[i]) {
             tweets[i].cached = 1;
@@ -114,23 +124,40 @@ static void store_after(void *ctx, void *state, const PipelineTweet *tweets, int
     (void)ctx;
     StoreThread *t = state;
     if (n > t->cap) n = t->cap;
+    int keyed = tweets == t->keyed && n == t->keyed_n; /* else store_put hashes the texts */
+    t->keyed = NULL;
     for (int i = 0; i < n; i++) {
         const PipelineTweet *tw = &tweets[i];
         t->recs[i] = (StoreRecord){.id = tw->id,
                                    .id_len = tw->id_len,
                                    .norm_text = tw->cached ? NULL : tw->key,
                                    .norm_len = tw->key_len,
+                                   .cache_key = keyed ? t->keys[i] : NULL,
+                                   .cache_key_len = keyed ? t->lens[i] : 0,
                                    .p_positive = tw->p_positive,
                                    .positive = (uint8_t)(tw->p_positive >= 0.5f),
                                    .scored_at_ms = tw->scored_at_ms,
                                    .text = tw->text, /* raw: what `feedback export` gives `train` */
                                    .text_len = tw->text_len};
     }
-    store_put(t->store, t->recs, n);
+    store_put_start(t->store, t->recs, n); /* finished after the events are produced */
+}
+
+static void store_after_send(void *ctx, void *state, const PipelineTweet *tweets, int n) {
+    (void)ctx;
+    (void)tweets;
+    (void)n;
+    StoreThread *t = state;
+    store_put_finish(t->store);
 }
 
 PipelineHooks pipeline_store_hooks(PipelineStore *s) {
-    return (PipelineHooks){s, store_thread_init, store_thread_free, store_before, store_after, NULL};
+    return (PipelineHooks){.ctx = s,
+                           .thread_init = store_thread_init,
+                           .thread_free = store_thread_free,
+                           .before_score = store_before,
+                           .after_score = store_after,
+                           .after_send = store_after_send};
 }
 
 void pipeline_store_stats(PipelineStore *s, StoreStats *out) {

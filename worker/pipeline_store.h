@@ -2,7 +2,9 @@
  * hooks: before the model, the score cache of identical normalised texts for the
  * whole batch in one round trip (hits skip the model); after it, bz:pred:{id} for
  * every tweet (with its raw text, for feedback export) and the cache entry of every
- * text the model scored, in one round trip.
+ * text the model scored, in one round trip: sent before the batch's scored events are
+ * produced and its replies read after (after_send), so Redis runs the writes while
+ * the events are encoded. The writes reach Redis before the events reach Kafka.
  *
  * Each inference thread gets its own RedisStore (its own connection). Redis trouble
  * never blocks scoring: lookups then miss and writes are dropped, counted in the

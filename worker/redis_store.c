@@ -8,16 +8,26 @@
 #include <string.h>
 
 #include "model/util.h"
+#include "worker/resp.h"
 #include "worker/sha1.h"
 
 #define PREFIX_MAX  64
 #define VERSION_MAX 63
 /* prefix + "cache:" + 40 hex + NUL */
 #define CACHE_KEY_CAP (PREFIX_MAX + 6 + SHA1_HEX_LEN + 1)
+_Static_assert(CACHE_KEY_CAP == STORE_CACHE_KEY_MAX + 1, "STORE_CACHE_KEY_MAX is out of date");
+
+/* One batch of writes (store_put_start .. store_put_finish). */
+typedef struct {
+    const StoreRecord *recs;
+    int n;
+    int written, dropped, cache_writes, errors;
+} Put;
 
 struct RedisStore {
     RedisConn *conn;
     char prefix[PREFIX_MAX + 1];
+    size_t prefix_len;
     char version[VERSION_MAX + 1];
     size_t version_len;
     int max_batch;
@@ -30,6 +40,12 @@ struct RedisStore {
     /* the key prefix + "pred:" + id of one write; grows for a longer id than any before */
     char *predkey;
     size_t predkey_cap;
+    /* the RESP bytes of one batch of writes; grows for a larger batch than any before */
+    char *cmdbuf;
+    size_t cmdbuf_cap;
+    /* the write in flight between store_put_start and store_put_finish */
+    Put put;
+    int put_pending, put_sent;
     _Atomic uint64_t cache_lookups, cache_hits, cache_stale, cache_skipped, preds_written, preds_dropped,
         cache_writes, pred_lookups, reply_errors, batches_failed;
 };
@@ -66,6 +82,7 @@ RedisStore *store_new(const StoreOptions *opt, char *err, size_t errlen) {
     RedisStore *s = callocCheck(1, sizeof *s);
     s->conn = conn;
     snprintf(s->prefix, sizeof s->prefix, "%s", prefix);
+    s->prefix_len = strlen(s->prefix);
     snprintf(s->version, sizeof s->version, "%s", opt->model_version);
     s->version_len = strlen(s->version);
     s->max_batch = opt->max_batch;
@@ -76,14 +93,18 @@ RedisStore *store_new(const StoreOptions *opt, char *err, size_t errlen) {
     s->argvlen = mallocCheck((size_t)(opt->max_batch + 1) * sizeof *s->argvlen);
     s->predkey_cap = PREFIX_MAX + 5 + 256;
     s->predkey = mallocCheck(s->predkey_cap);
+    s->cmdbuf_cap = (size_t)opt->max_batch * 512; /* a tweet of ~100 bytes needs ~400 */
+    s->cmdbuf = mallocCheck(s->cmdbuf_cap);
     return s;
 }
 
 void store_free(RedisStore *s) {
     if (!s) return;
+    store_put_finish(s);
     redis_conn_free(s->conn);
     free(s->keybuf);
     free(s->predkey);
+    free(s->cmdbuf);
     free(s->argv);
     free(s->argvlen);
     free(s);
@@ -99,10 +120,12 @@ size_t store_text_len(const char *text, size_t len) {
 }
 
 int store_cache_key(const RedisStore *s, const char *text, size_t len, char *buf, size_t buflen) {
-    char hex[SHA1_HEX_LEN + 1];
-    sha1_hex(text, len, hex);
-    int n = snprintf(buf, buflen, "%scache:%s", s->prefix, hex);
-    return n < 0 || (size_t)n >= buflen ? -1 : n;
+    size_t n = s->prefix_len + 6 + SHA1_HEX_LEN;
+    if (n >= buflen) return -1;
+    memcpy(buf, s->prefix, s->prefix_len);
+    memcpy(buf + s->prefix_len, "cache:", 6);
+    sha1_hex(text, len, buf + s->prefix_len + 6); /* writes the 40 digits and the NUL */
+    return (int)n;
 }
 
 /* ---- one exchange with one retry ---------------------------------------------------
@@ -117,26 +140,44 @@ typedef struct {
     int (*consume)(RedisStore *s, void *arg);                   /* 0, or -1: connection lost */
 } Exchange;
 
-static int exchange_run(RedisStore *s, const Exchange *x, void *arg) {
+/* Appends and sends the commands. Returns 0 when sent, 1 when the connection broke
+ * while sending (a retry may be due), -1 when there is no connection or no memory. */
+static int exchange_send(RedisStore *s, const Exchange *x, void *arg) {
+    redisContext *ctx = redis_conn_acquire(s->conn);
+    if (!ctx) return -1;
+    int ncmd = x->append(s, ctx, arg);
+    if (ncmd < 0) {
+        redis_conn_fail(s->conn, "out of memory while building a pipeline");
+        return -1;
+    }
+    return redis_conn_send(s->conn, ncmd) == 0 ? 0 : 1;
+}
+
+/* Reads the replies of an exchange whose first send returned sent; a connection lost
+ * on the way is retried once, the whole exchange again. */
+static int exchange_finish(RedisStore *s, const Exchange *x, void *arg, int sent) {
     for (int attempt = 0; attempt < 2; attempt++) {
-        redisContext *ctx = redis_conn_acquire(s->conn);
-        if (!ctx) break;
-        int ncmd = x->append(s, ctx, arg);
-        if (ncmd < 0) {
-            redis_conn_fail(s->conn, "out of memory while building a pipeline");
-            break;
-        }
-        if (redis_conn_send(s->conn, ncmd) == 0 && x->consume(s, arg) == 0) return STORE_OK;
+        int rc = attempt == 0 ? sent : exchange_send(s, x, arg);
+        if (rc < 0) break;
+        if (rc == 0 && x->consume(s, arg) == 0) return STORE_OK;
     }
     ADD(s, batches_failed, 1);
     return STORE_UNAVAILABLE;
 }
 
+/* A whole exchange, after the replies of a write in flight (they come first). */
+static int exchange_run(RedisStore *s, const Exchange *x, void *arg) {
+    store_put_finish(s);
+    return exchange_finish(s, x, arg, exchange_send(s, x, arg));
+}
+
 /* ---- cache lookup: MGET in chunks of max_batch keys ------------------------------- */
 
 typedef struct {
-    const char *const *texts;
+    const char *const *texts; /* hashed into keys here, or */
     const size_t *lens;
+    const char *const *keys; /* the keys, made by the caller */
+    const size_t *key_lens;
     int n;
     float *p_out;
     uint8_t *hit_out;
@@ -151,6 +192,11 @@ static int cache_get_append(RedisStore *s, redisContext *ctx, void *arg) {
         s->argv[0] = "MGET";
         s->argvlen[0] = 4;
         for (int i = 0; i < k; i++) {
+            if (g->keys) {
+                s->argv[i + 1] = g->keys[base + i];
+                s->argvlen[i + 1] = g->key_lens[base + i];
+                continue;
+            }
             char *key = s->keybuf + (size_t)i * CACHE_KEY_CAP;
             int len = store_cache_key(s, g->texts[base + i], g->lens[base + i], key, CACHE_KEY_CAP);
             s->argv[i + 1] = key;
@@ -210,31 +256,36 @@ static int cache_get_consume(RedisStore *s, void *arg) {
     return 0;
 }
 
-int store_cache_get(RedisStore *s, const char *const *texts, const size_t *lens, int n, float *p_out,
-                    uint8_t *hit_out) {
-    if (n <= 0) return 0;
-    memset(hit_out, 0, (size_t)n);
-    ADD(s, cache_lookups, n);
-    CacheGet g = {.texts = texts, .lens = lens, .n = n, .p_out = p_out, .hit_out = hit_out};
+/* The lookup for g (texts or keys set, n, p_out, hit_out): store_cache_get's contract. */
+static int cache_get_run(RedisStore *s, CacheGet *g) {
+    if (g->n <= 0) return 0;
+    memset(g->hit_out, 0, (size_t)g->n);
+    ADD(s, cache_lookups, g->n);
     static const Exchange x = {cache_get_append, cache_get_consume};
-    if (exchange_run(s, &x, &g) != STORE_OK) {
-        memset(hit_out, 0, (size_t)n);
-        ADD(s, cache_skipped, n);
+    if (exchange_run(s, &x, g) != STORE_OK) {
+        memset(g->hit_out, 0, (size_t)g->n);
+        ADD(s, cache_skipped, g->n);
         return STORE_UNAVAILABLE;
     }
-    ADD(s, cache_hits, g.hits);
-    ADD(s, cache_stale, g.stale);
-    ADD(s, reply_errors, g.errors);
-    return g.hits;
+    ADD(s, cache_hits, g->hits);
+    ADD(s, cache_stale, g->stale);
+    ADD(s, reply_errors, g->errors);
+    return g->hits;
+}
+
+int store_cache_get(RedisStore *s, const char *const *texts, const size_t *lens, int n, float *p_out,
+                    uint8_t *hit_out) {
+    CacheGet g = {.texts = texts, .lens = lens, .n = n, .p_out = p_out, .hit_out = hit_out};
+    return cache_get_run(s, &g);
+}
+
+int store_cache_get_keys(RedisStore *s, const char *const *keys, const size_t *key_lens, int n, float *p_out,
+                         uint8_t *hit_out) {
+    CacheGet g = {.keys = keys, .key_lens = key_lens, .n = n, .p_out = p_out, .hit_out = hit_out};
+    return cache_get_run(s, &g);
 }
 
 /* ---- writes: HSET + EXPIRE per prediction, SET PX per cache entry ---------------- */
-
-typedef struct {
-    const StoreRecord *recs;
-    int n;
-    int written, dropped, cache_writes, errors;
-} Put;
 
 /* prefix + "pred:" + id into s->predkey (grown when the id is longer than any before);
  * returns the key's length. */
@@ -250,9 +301,21 @@ static size_t pred_key(RedisStore *s, const char *id, size_t id_len) {
     return len;
 }
 
-/* Commands are appended from argument vectors (hiredis copies each argument once)
- * rather than from format strings, whose parsing and printf conversions cost more
- * than the rest of a write: this runs on the inference thread for every tweet. */
+/* Encodes one command at s->cmdbuf + used (growing it when needed); returns the new
+ * used length. */
+static size_t cmd_add(RedisStore *s, size_t used, int argc, const char *const *argv, const size_t *argvlen) {
+    size_t need = used + resp_command_len(argc, argvlen);
+    if (need > s->cmdbuf_cap) {
+        s->cmdbuf_cap = need > 2 * s->cmdbuf_cap ? need : 2 * s->cmdbuf_cap;
+        s->cmdbuf = reallocCheck(s->cmdbuf, s->cmdbuf_cap);
+    }
+    return used + resp_command_write(s->cmdbuf + used, argc, argv, argvlen);
+}
+
+/* The batch's commands are encoded from argument vectors into one preallocated
+ * buffer (worker/resp.h) and handed to hiredis at once, rather than built by hiredis
+ * command by command (an allocation and a printf-style format each) or from format
+ * strings: this runs on the inference thread for every tweet. */
 static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
     const Put *p = arg;
     char ttl_s[16], ttl_ms[16], at[32] = "";
@@ -261,10 +324,17 @@ static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
     int64_t at_ms = INT64_MIN; /* the records of a batch share their scoring time */
     size_t at_len = 0;
     int ncmd = 0;
+    size_t used = 0;
     for (int i = 0; i < p->n; i++) {
         const StoreRecord *r = &p->recs[i];
-        char prob[32];
-        size_t prob_len = (size_t)snprintf(prob, sizeof prob, "%.9g", (double)r->p_positive);
+        /* "<p> <version>", the cache entry's value; its first prob_len bytes are the
+         * p_positive field of the prediction */
+        char value[32 + VERSION_MAX + 2];
+        const char *prob = value;
+        size_t prob_len = (size_t)snprintf(value, 32, "%.9g", (double)r->p_positive);
+        value[prob_len] = ' ';
+        memcpy(value + prob_len + 1, s->version, s->version_len);
+        size_t value_len = prob_len + 1 + s->version_len;
         if (r->scored_at_ms != at_ms) {
             at_ms = r->scored_at_ms;
             util_rfc3339(at_ms, at, sizeof at);
@@ -279,21 +349,25 @@ static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
                                    9,  at_len,   4,  r->text ? store_text_len(r->text, r->text_len) : 0};
         const char *expire[] = {"EXPIRE", s->predkey, ttl_s};
         const size_t expire_len[] = {6, key_len, ttl_s_len};
-        if (redisAppendCommandArgv(ctx, r->text ? 12 : 10, hset, hset_len) != REDIS_OK ||
-            redisAppendCommandArgv(ctx, 3, expire, expire_len) != REDIS_OK)
-            return -1;
+        used = cmd_add(s, used, r->text ? 12 : 10, hset, hset_len);
+        used = cmd_add(s, used, 3, expire, expire_len);
         ncmd += 2;
         if (r->norm_text) {
-            char key[CACHE_KEY_CAP], value[32 + VERSION_MAX + 2];
-            int klen = store_cache_key(s, r->norm_text, r->norm_len, key, sizeof key);
-            // one argument "<p> <version>"
-            int vlen = snprintf(value, sizeof value, "%s %s", prob, s->version);
+            char own[CACHE_KEY_CAP];
+            const char *key = r->cache_key;
+            int klen = (int)r->cache_key_len;
+            if (!key) {
+                klen = store_cache_key(s, r->norm_text, r->norm_len, own, sizeof own);
+                key = own;
+            }
             const char *set[] = {"SET", key, value, "PX", ttl_ms};
-            const size_t set_len[] = {3, (size_t)klen, (size_t)vlen, 2, ttl_ms_len};
-            if (klen < 0 || redisAppendCommandArgv(ctx, 5, set, set_len) != REDIS_OK) return -1;
+            const size_t set_len[] = {3, (size_t)klen, value_len, 2, ttl_ms_len};
+            if (klen < 0) return -1;
+            used = cmd_add(s, used, 5, set, set_len);
             ncmd++;
         }
     }
+    if (used && redisAppendFormattedCommand(ctx, s->cmdbuf, used) != REDIS_OK) return -1;
     return ncmd;
 }
 
@@ -330,19 +404,35 @@ static int put_consume(RedisStore *s, void *arg) {
     return 0;
 }
 
-int store_put(RedisStore *s, const StoreRecord *recs, int n) {
+static const Exchange put_exchange = {put_append, put_consume};
+
+int store_put_start(RedisStore *s, const StoreRecord *recs, int n) {
+    store_put_finish(s); /* one write in flight at a time */
     if (n <= 0) return STORE_OK;
-    Put p = {.recs = recs, .n = n};
-    static const Exchange x = {put_append, put_consume};
-    if (exchange_run(s, &x, &p) != STORE_OK) {
-        ADD(s, preds_dropped, n);
+    s->put = (Put){.recs = recs, .n = n};
+    s->put_sent = exchange_send(s, &put_exchange, &s->put);
+    s->put_pending = 1;
+    return s->put_sent < 0 ? STORE_UNAVAILABLE : STORE_OK;
+}
+
+int store_put_finish(RedisStore *s) {
+    if (!s->put_pending) return STORE_OK;
+    s->put_pending = 0;
+    Put *p = &s->put;
+    if (exchange_finish(s, &put_exchange, p, s->put_sent) != STORE_OK) {
+        ADD(s, preds_dropped, p->n);
         return STORE_UNAVAILABLE;
     }
-    ADD(s, preds_written, p.written);
-    ADD(s, preds_dropped, p.dropped);
-    ADD(s, cache_writes, p.cache_writes);
-    ADD(s, reply_errors, p.errors);
+    ADD(s, preds_written, p->written);
+    ADD(s, preds_dropped, p->dropped);
+    ADD(s, cache_writes, p->cache_writes);
+    ADD(s, reply_errors, p->errors);
     return STORE_OK;
+}
+
+int store_put(RedisStore *s, const StoreRecord *recs, int n) {
+    store_put_start(s, recs, n);
+    return store_put_finish(s);
 }
 
 /* ---- prediction look-up: HMGET per id ---------------------------------------------- */

@@ -25,6 +25,10 @@
  *     ... score the misses ...
  *     store_put(s, records, n);                     // after scoring
  *
+ * or, to hash each text once per batch instead of twice: make its key with
+ * store_cache_key(), look up with store_cache_get_keys() and hand the same key to
+ * store_put() in StoreRecord.cache_key.
+ *
  * Failure contract: when Redis is unavailable every call returns
  * STORE_UNAVAILABLE quickly — at once while the connection backs off, otherwise within
  * about one connect timeout plus two command timeouts (see redis_conn.h) — a cache
@@ -33,8 +37,10 @@
  * A reply error for one command (e.g. WRONGTYPE on a key someone else wrote) is
  * counted and does not fail the rest of the batch.
  *
- * Memory: keys and argument vectors live in buffers preallocated for max_batch; a
- * call allocates nothing itself beyond hiredis' own command buffer and reply objects.
+ * Memory: keys, argument vectors and the encoded writes live in buffers preallocated
+ * for max_batch (the writes' buffer grows, once, for a batch of longer texts than it
+ * has seen); a call allocates nothing else itself beyond hiredis' own command buffer
+ * and reply objects.
  * Batches larger than max_batch are accepted and still sent in one round trip.
  *
  * Threads: a RedisStore (and its connection) belongs to one thread at a time; give each
@@ -64,6 +70,11 @@ typedef struct {
 /* Fills o with the defaults above (url and model_version NULL: set them). */
 void store_options_default(StoreOptions *o);
 
+/* Longest cache key store_cache_key() makes, in bytes without the NUL: a prefix of
+ * at most 64 bytes + "cache:" + 40 hex digits. A buffer of STORE_CACHE_KEY_MAX + 1
+ * bytes always fits one. */
+#define STORE_CACHE_KEY_MAX (64 + 6 + 40)
+
 /* Longest text stored in bz:pred:<id>, in bytes: 280 characters of 4 bytes. */
 #define STORE_TEXT_MAX 1120
 
@@ -73,6 +84,8 @@ typedef struct {
     size_t id_len;
     const char *norm_text; /* normalised text keying the cache, or NULL: no cache write */
     size_t norm_len;       /* (pass NULL for texts that were cache hits: no need to rewrite) */
+    const char *cache_key; /* or NULL: store_cache_key() of norm_text, made by the caller */
+    size_t cache_key_len;  /* (when set, norm_text is not hashed again; NULL norm_text: unused) */
     float p_positive;
     uint8_t positive;     /* the label: 1 positive, 0 negative */
     int64_t scored_at_ms; /* wall clock, ms since the epoch; written as RFC 3339 */
@@ -119,12 +132,31 @@ void store_free(RedisStore *s); /* NULL is fine */
 int store_cache_get(RedisStore *s, const char *const *texts, const size_t *lens, int n, float *p_out,
                     uint8_t *hit_out);
 
+/* The same lookup for n keys made by store_cache_key() (keys[i], key_lens[i] bytes),
+ * so that a caller that writes the entries later hashes each text only once. Same
+ * results and failure contract as store_cache_get. */
+int store_cache_get_keys(RedisStore *s, const char *const *keys, const size_t *key_lens, int n, float *p_out,
+                         uint8_t *hit_out);
+
 /* Writes n records in one round trip: for each, HSET bz:pred:<id> (label, p_positive,
  * model_version, scored_at, and text when set, cut by store_text_len) + EXPIRE, and
- * when norm_text is set SET bz:cache:<sha1>
- * PX. Returns STORE_OK when Redis answered (reply errors are counted, their records
- * dropped), or STORE_UNAVAILABLE when nothing could be written (all counted dropped). */
+ * when norm_text is set SET bz:cache:<sha1> PX (the key is cache_key when set, which
+ * must then be store_cache_key() of norm_text on this store). Returns STORE_OK when Redis answered (reply
+ * errors are counted, their records dropped), or STORE_UNAVAILABLE when nothing could be written (all counted
+ * dropped). */
 int store_put(RedisStore *s, const StoreRecord *recs, int n);
+
+/* store_put in two halves, so the caller can work while Redis runs the writes:
+ * store_put_start sends them without waiting for the replies, store_put_finish reads
+ * the replies (a connection lost on the way: the batch is sent once more and waited
+ * for) and returns what store_put would have. recs and the memory its pointers name
+ * must stay valid until store_put_finish. One write is in flight at a time: any
+ * other call on s (store_put_start, store_cache_get*, store_pred_get, store_free)
+ * finishes a pending one first; store_put_finish without one returns STORE_OK.
+ * store_put_start returns STORE_UNAVAILABLE when nothing could be sent (the finish
+ * then counts the records dropped), else STORE_OK. */
+int store_put_start(RedisStore *s, const StoreRecord *recs, int n);
+int store_put_finish(RedisStore *s);
 
 /* Reads bz:pred:<id> for n ids in one round trip (for feedback matching). found_out[i]
  * is 1 when the hash exists and parses, with out[i] filled; 0 otherwise. Returns the

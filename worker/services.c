@@ -145,7 +145,12 @@ static void hook_kafka_stats(void *ctx, const char *json, size_t len) {
 }
 
 PipelineHooks services_hooks(Services *s) {
-    return (PipelineHooks){s, hook_thread_init, hook_thread_free, hook_before, hook_after, hook_kafka_stats};
+    return (PipelineHooks){.ctx = s,
+                           .thread_init = hook_thread_init,
+                           .thread_free = hook_thread_free,
+                           .before_score = hook_before,
+                           .after_score = hook_after,
+                           .kafka_stats = hook_kafka_stats};
 }
 
 /* ---- HTTP hooks (connection threads) ------------------------------------------------- */

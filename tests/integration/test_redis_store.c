@@ -414,6 +414,111 @@ static void other_model_version_is_a_miss(void **state) {
     store_free(s);
 }
 
+/* Keys made once by the caller (store_cache_key, as the pipeline does before the model)
+ * and handed to store_cache_get_keys and StoreRecord.cache_key name the same entries
+ * as the texts hashed inside the store: entries written either way are found either
+ * way, under bz:cache:<sha1 of the text>, with the longest prefix too, and in batches
+ * larger than max_batch. A buffer too small for a key is refused. */
+static void cache_keys_made_once_match(void **state) {
+    (void)state;
+    char prefix[65];
+    memset(prefix, 'p', 64);
+    prefix[64] = '\0';
+    const char *prefixes[2] = {NULL, prefix};
+    for (int v = 0; v < 2; v++) {
+        RedisStore *s = open_store(server.url, prefixes[v], 8);
+        static Batch b;
+        batch_fill(&b, 20, 40 + v);
+        char keys[20][STORE_CACHE_KEY_MAX + 1];
+        const char *key_ptr[20];
+        size_t key_len[20];
+        for (int i = 0; i < 20; i++) {
+            int n = store_cache_key(s, b.texts[i], b.text_len[i], keys[i], sizeof keys[i]);
+            assert_int_equal(n, (v ? 64 : 3) + 6 + SHA1_HEX_LEN);
+            char hex[SHA1_HEX_LEN + 1], want[STORE_CACHE_KEY_MAX + 1];
+            snprintf(want, sizeof want, "%scache:%s",
+                     v ? prefix : "bz:", sha1_hex(b.texts[i], b.text_len[i], hex));
+            assert_string_equal(keys[i], want);
+            key_ptr[i] = keys[i];
+            key_len[i] = (size_t)n;
+            if (i % 2 == 0) { /* even records give their key, odd ones are hashed in store_put */
+                b.recs[i].cache_key = keys[i];
+                b.recs[i].cache_key_len = key_len[i];
+            }
+        }
+        char small[SHA1_HEX_LEN + 6];
+        assert_int_equal(store_cache_key(s, "x", 1, small, sizeof small), -1);
+
+        assert_int_equal(store_put(s, b.recs, 20), STORE_OK);
+        redisContext *c = raw_connect(&server);
+        for (int i = 0; i < 20; i++) assert_int_equal(raw_int(c, "EXISTS %b", keys[i], key_len[i]), 1);
+        redisFree(c);
+
+        float p_keys[20], p_texts[20];
+        uint8_t hit_keys[20], hit_texts[20];
+        assert_int_equal(store_cache_get_keys(s, key_ptr, key_len, 20, p_keys, hit_keys), 20);
+        assert_int_equal(store_cache_get(s, b.text_ptr, b.text_len, 20, p_texts, hit_texts), 20);
+        for (int i = 0; i < 20; i++) {
+            assert_int_equal(hit_keys[i], 1);
+            assert_int_equal(hit_texts[i], 1);
+            assert_memory_equal(&p_keys[i], &b.recs[i].p_positive, sizeof(float));
+            assert_memory_equal(&p_texts[i], &b.recs[i].p_positive, sizeof(float));
+        }
+        const char *unseen[1] = {"bz:cache:0000000000000000000000000000000000000000"};
+        size_t unseen_len[1] = {strlen(unseen[0])};
+        float p = -1;
+        uint8_t hit = 9;
+        assert_int_equal(store_cache_get_keys(s, unseen, unseen_len, 1, &p, &hit), 0);
+        assert_int_equal(hit, 0);
+        StoreStats st;
+        store_stats(s, &st);
+        assert_int_equal(st.cache_writes, 20);
+        assert_int_equal(st.cache_lookups, 41);
+        assert_int_equal(st.cache_hits, 40);
+        store_free(s);
+    }
+}
+
+/* store_put in two halves: nothing is counted until the finish, which returns what
+ * store_put would; a lookup or a second start while a write is in flight finishes it
+ * first (the replies come in order on the one connection), and a finish without a
+ * start is a no-op. */
+static void put_in_two_halves(void **state) {
+    (void)state;
+    RedisStore *s = open_store(server.url, NULL, 16);
+    static Batch a, b;
+    batch_fill(&a, 10, 60);
+    batch_fill(&b, 12, 61);
+    assert_int_equal(store_put_finish(s), STORE_OK);
+    assert_int_equal(store_put_start(s, a.recs, 10), STORE_OK);
+    StoreStats st;
+    store_stats(s, &st);
+    assert_int_equal(st.preds_written, 0);
+    assert_int_equal(store_put_finish(s), STORE_OK);
+    store_stats(s, &st);
+    assert_int_equal(st.preds_written, 10);
+    assert_int_equal(st.cache_writes, 10);
+
+    assert_int_equal(store_put_start(s, b.recs, 6), STORE_OK);
+    assert_int_equal(store_put_start(s, b.recs + 6, 6), STORE_OK); /* finishes the first */
+    store_stats(s, &st);
+    assert_int_equal(st.preds_written, 16);
+    float p[12];
+    uint8_t hit[12];
+    assert_int_equal(store_cache_get(s, b.text_ptr, b.text_len, 12, p, hit), 12); /* finishes the second */
+    for (int i = 0; i < 12; i++) assert_memory_equal(&p[i], &b.recs[i].p_positive, sizeof(float));
+    store_stats(s, &st);
+    assert_int_equal(st.preds_written, 22);
+    assert_int_equal(st.preds_dropped, 0);
+    assert_int_equal(st.batches_failed, 0);
+
+    assert_int_equal(store_put_start(s, a.recs, 3), STORE_OK);
+    store_free(s); /* finishes it too */
+    redisContext *c = raw_connect(&server);
+    assert_int_equal(raw_int(c, "DBSIZE"), 2 * 22);
+    redisFree(c);
+}
+
 /* One batch is one round trip: the server reads each pipeline in a handful of socket
  * reads (a command-by-command client would cost one read per command), and runs every
  * command. Also for a batch larger than max_batch. */
@@ -758,6 +863,8 @@ int main(void) {
         cmocka_unit_test_setup(prefix_is_configurable, flush_all),
         cmocka_unit_test_setup(long_ids_are_written_whole, flush_all),
         cmocka_unit_test_setup(other_model_version_is_a_miss, flush_all),
+        cmocka_unit_test_setup(cache_keys_made_once_match, flush_all),
+        cmocka_unit_test_setup(put_in_two_halves, flush_all),
         cmocka_unit_test_setup(one_round_trip_per_batch, flush_all),
         cmocka_unit_test_setup(reply_errors_are_counted_not_fatal, flush_all),
         cmocka_unit_test(stopped_then_restarted),

@@ -391,13 +391,17 @@ static void scores_every_tweet_once_and_dead_letters_the_bad(void **state) {
     env_stop(&e);
 }
 
-/* A fake cache: texts containing "cached" hit it with p = 0.25. */
+/* A fake cache: texts containing "cached" hit it with p = 0.25. after_send must follow
+ * each after_score of its thread with the same batch (last_after[thread], -1: none). */
 typedef struct {
-    atomic_int inits, frees, before_calls, after_tweets, bad_after;
+    atomic_int inits, frees, before_calls, after_tweets, bad_after, sent_tweets, bad_send;
+    const PipelineTweet *last_after[8];
+    int last_after_n[8];
 } HookCheck;
 
 static void *hook_init(void *ctx, int index) {
     HookCheck *h = ctx;
+    assert_true(index >= 0 && index < 8); /* last_after[] */
     atomic_fetch_add(&h->inits, 1);
     return (void *)(intptr_t)(index + 1);
 }
@@ -427,6 +431,17 @@ static void hook_after(void *ctx, void *state, const PipelineTweet *t, int n) {
             atomic_fetch_add(&h->bad_after, 1);
         atomic_fetch_add(&h->after_tweets, 1);
     }
+    int k = (int)(intptr_t)state - 1;
+    if (h->last_after[k]) atomic_fetch_add(&h->bad_send, 1); /* the previous batch was not sent */
+    h->last_after[k] = t;
+    h->last_after_n[k] = n;
+}
+static void hook_after_send(void *ctx, void *state, const PipelineTweet *t, int n) {
+    HookCheck *h = ctx;
+    int k = (int)(intptr_t)state - 1;
+    if (h->last_after[k] != t || h->last_after_n[k] != n) atomic_fetch_add(&h->bad_send, 1);
+    h->last_after[k] = NULL;
+    atomic_fetch_add(&h->sent_tweets, n);
 }
 
 static void hooks_see_every_batch_and_cache_hits_skip_the_model(void **state) {
@@ -445,7 +460,12 @@ static void hooks_see_every_batch_and_cache_hits_skip_the_model(void **state) {
     }
     produce(e.bootstrap, "tweets.raw", (const char *const *)values, NULL, N);
     HookCheck h = {0};
-    PipelineHooks hooks = {&h, hook_init, hook_free, hook_before, hook_after, NULL};
+    PipelineHooks hooks = {.ctx = &h,
+                           .thread_init = hook_init,
+                           .thread_free = hook_free,
+                           .before_score = hook_before,
+                           .after_score = hook_after,
+                           .after_send = hook_after_send};
     Runner r;
     runner_start(&r, &e, &hooks, 1);
     wait_acknowledged(&r, N, 60);
@@ -457,6 +477,8 @@ static void hooks_see_every_batch_and_cache_hits_skip_the_model(void **state) {
     assert_int_equal(atomic_load(&h.frees), 3);
     assert_int_equal(atomic_load(&h.after_tweets), N);
     assert_int_equal(atomic_load(&h.bad_after), 0);
+    assert_int_equal(atomic_load(&h.sent_tweets), N);
+    assert_int_equal(atomic_load(&h.bad_send), 0);
     assert_true(atomic_load(&h.before_calls) >= N / 8);
 
     static Out out[N];
@@ -536,7 +558,7 @@ static void backpressure_bounds_in_flight_work(void **state) {
         values[i] = strdup(buf);
     }
     produce(e.bootstrap, "tweets.raw", (const char *const *)values, NULL, N);
-    PipelineHooks hooks = {NULL, NULL, NULL, slow_before, NULL, NULL};
+    PipelineHooks hooks = {.before_score = slow_before};
     Runner r;
     runner_start(&r, &e, &hooks, 1);
     int64_t worst = 0;
