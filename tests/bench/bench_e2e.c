@@ -191,7 +191,8 @@ static pid_t bench_worker_start(Bench *b, int threads, const char *xprop) {
                            "--topic-in",     b->in,        "--topic-out",      b->out,
                            "--topic-dlq",    dlq,          "--topic-feedback", fb,
                            "--topic-alerts", al,           "--model",          b->model,
-                           "--threads",      th,           "--stats-interval", "1"};
+                           "--threads",      th,           "--stats-interval", "1",
+                           "--http",         "127.0.0.1:0" /* a free port: 8080 may be taken */};
     const size_t nfixed = sizeof fixed / sizeof fixed[0];
     const char *argv[sizeof fixed / sizeof fixed[0] + 2 * (BENCH_MAX_X + 1) + 1];
     size_t argc = 0;
