@@ -64,26 +64,30 @@ static void the_survivor_takes_over_a_killed_worker(void **state) {
 static void a_restart_rescores_only_the_uncommitted_tail(void **state) {
     WorkerFixture *f = *state;
     if (!f->model[0]) skip();
-    enum { N = 6000 };
+    enum { N = 15000, FIRST = 1000, KILL_AT = 3000 };
     WorkerNames n;
     wf_names(f, "tail", &n);
-    wf_produce_tweets(f, n.in, "c", 0, N);
     char log[HARNESS_PATH_MAX];
     /* one thread, small batches: slow enough to be killed mid-stream */
     const char *extra[] = {"--threads", "1", "--batch-max", "8", "--max-inflight", "64", NULL};
     pid_t w = wf_worker_start(f, &n, "tail.log", extra, log, sizeof log);
-    wf_wait_count(f, n.out, N / 5, 60000, log);
-    /* kill it once its first commit has landed (auto-commit runs every 200 ms; on a
-     * loaded machine the first one can come after N/5 tweets were scored) */
+    wf_wait_assigned(log, WF_PARTITIONS, 30000);
+    /* a first part, until the worker has committed (the mock refuses commits while a
+     * rebalance settles, which can take seconds after the first join) ... */
+    wf_produce_tweets(f, n.in, "c", 0, FIRST);
+    wf_wait_count(f, n.out, FIRST, 60000, log);
     int64_t committed[WF_PARTITIONS], committed_total = 0;
-    for (int64_t until = harness_now_ms() + 15000; committed_total == 0 && harness_now_ms() < until;) {
+    for (int64_t until = harness_now_ms() + 20000; committed_total == 0 && harness_now_ms() < until;) {
         wf_committed(f, n.group, n.in, committed);
         for (int p = 0; p < WF_PARTITIONS; p++) committed_total += committed[p] > 0 ? committed[p] : 0;
         if (committed_total == 0) harness_sleep_ms(50);
     }
+    /* ... then the rest, and the kill in the middle of it */
+    wf_produce_tweets(f, n.in, "c", FIRST, N - FIRST);
+    wf_wait_count(f, n.out, KILL_AT, 60000, log);
     wf_worker_kill(w);
     int64_t scored_before = wf_topic_count(f, n.out);
-    wf_committed(f, n.group, n.in, committed); /* again: a commit may have landed meanwhile */
+    wf_committed(f, n.group, n.in, committed); /* the last commits before the kill */
     committed_total = 0;
     for (int p = 0; p < WF_PARTITIONS; p++) committed_total += committed[p] > 0 ? committed[p] : 0;
     assert_true(committed_total > 0); /* commits happened while it ran */
