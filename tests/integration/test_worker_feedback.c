@@ -42,38 +42,6 @@ static redisContext *linked_connect(LinkedRedis *r) {
     return c;
 }
 
-/* The port the worker's "http_listening" log line reports. */
-static int logged_port(const char *log) {
-    wf_wait_log(log, "\"event\":\"http_listening\"", 1, 30000);
-    char *text = harness_read_file(log, NULL);
-    const char *p = strstr(strstr(text, "\"event\":\"http_listening\""), "\"port\":\"");
-    assert_non_null(p);
-    int port = atoi(p + 8);
-    free(text);
-    return port;
-}
-
-/* The sum of a metric family's samples on GET /metrics. */
-static double metric(WorkerFixture *f, int port, const char *name) {
-    char url[128], out[HARNESS_PATH_MAX];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
-    harness_path_join(out, sizeof out, f->dir, "metrics.txt");
-    const char *argv[] = {"curl", "-s", "-S", "--max-time", "10", "-o", out, url, NULL};
-    pid_t pid = harness_spawn(argv, NULL);
-    int status;
-    assert_true(pid > 0);
-    assert_int_equal(harness_wait(pid, 20000, &status), 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    char *text = harness_read_file(out, NULL);
-    assert_non_null(text);
-    double sum = 0;
-    size_t n = strlen(name);
-    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (!strncmp(l, name, n) && (l[n] == '{' || l[n] == ' ')) sum += atof(strchr(l, ' ') + 1);
-    free(text);
-    return sum;
-}
-
 /* Waits until the feedback group's committed offsets equal want[0..WF_PARTITIONS)
  * (-1: none committed). */
 static void wait_committed(WorkerFixture *f, const char *group, const char *topic, const int64_t *want,
@@ -139,7 +107,7 @@ static void feedback_survives_redis_outages_and_a_restart(void **state) {
     wf_produce_tweets(f, n.in, "f", 0, N);
     char log[HARNESS_PATH_MAX];
     pid_t w = wf_worker_start(f, &n, "wfb1.log", extra, log, sizeof log);
-    int port = logged_port(log);
+    int port = wf_http_port(log);
     wf_wait_count(f, n.out, N, 60000, log);
 
     /* bz:pred holds the raw text beside the label */
@@ -176,8 +144,8 @@ static void feedback_survives_redis_outages_and_a_restart(void **state) {
     int64_t got[WF_PARTITIONS];
     wf_committed(f, fbgroup, n.feedback, got);
     assert_memory_equal(got, held, sizeof got);
-    assert_true(metric(f, port, "buzzradar_feedback_retries_total") >= 1);
-    assert_true(metric(f, port, "buzzradar_feedback_waiting") == 3);
+    assert_true(wf_metric(f, port, "buzzradar_feedback_retries_total") >= 1);
+    assert_true(wf_metric(f, port, "buzzradar_feedback_waiting") == 3);
     assert_int_equal(count_alerts(f, n.alerts, "misclassification_burst"), 0);
 
     /* Redis back, empty but for the predictions (the pipeline writes them again) */
@@ -206,8 +174,8 @@ static void feedback_survives_redis_outages_and_a_restart(void **state) {
         assert_string_equal(t, text[i]);
         free(t);
     }
-    assert_true(metric(f, port, "buzzradar_feedback_waiting") == 0);
-    assert_true(metric(f, port, "buzzradar_feedback_total") == 3);
+    assert_true(wf_metric(f, port, "buzzradar_feedback_waiting") == 0);
+    assert_true(wf_metric(f, port, "buzzradar_feedback_total") == 3);
 
     /* Redis stops again with a correction in flight: SIGTERM exits promptly, uncommitted */
     assert_int_equal(harness_redis_stop(&r.server), 0);

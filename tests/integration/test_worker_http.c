@@ -51,28 +51,6 @@ static void http_call(WorkerFixture *f, int port, const char *path, const char *
     assert_non_null(r->body);
 }
 
-/* The port the worker's "http_listening" log line reports. */
-static int logged_port(const char *log) {
-    wf_wait_log(log, "\"event\":\"http_listening\"", 1, 30000);
-    char *text = harness_read_file(log, NULL);
-    const char *line = strstr(text, "\"event\":\"http_listening\"");
-    const char *p = strstr(line, "\"port\":\"");
-    assert_non_null(p);
-    int port = atoi(p + 8);
-    free(text);
-    assert_true(port > 0 && port < 65536);
-    return port;
-}
-
-/* Sums the samples of a metric family ("name{..} v" and "name v" lines). */
-static double metric_sum(const char *text, const char *name) {
-    double sum = 0;
-    size_t n = strlen(name);
-    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (!strncmp(l, name, n) && (l[n] == '{' || l[n] == ' ')) sum += atof(strchr(l, ' ') + 1);
-    return sum;
-}
-
 static void serves_health_metrics_predict_and_raises_misclassification_burst(void **state) {
     WorkerFixture *f = *state;
     if (!f->model[0]) skip();
@@ -82,7 +60,7 @@ static void serves_health_metrics_predict_and_raises_misclassification_burst(voi
     wf_produce_tweets(f, n.in, "h", 0, N);
     char log[HARNESS_PATH_MAX];
     pid_t w = wf_worker_start(f, &n, "http.log", NULL, log, sizeof log);
-    int port = logged_port(log);
+    int port = wf_http_port(log);
     wf_wait_count(f, n.out, N, 60000, log);
 
     Reply r;
@@ -105,10 +83,10 @@ static void serves_health_metrics_predict_and_raises_misclassification_burst(voi
     for (;;) { /* the consumed counter follows within a tick of the services thread */
         http_call(f, port, "/metrics", NULL, &r);
         assert_int_equal(r.status, 200);
-        double scored = metric_sum(r.body, "buzzradar_scored_total");
-        double consumed = metric_sum(r.body, "buzzradar_consumed_total");
-        int ok = scored == N && consumed == N && metric_sum(r.body, "buzzradar_batch_size_count") >= 1 &&
-                 metric_sum(r.body, "buzzradar_inference_seconds_count") >= 1 &&
+        double scored = wf_metric_sum(r.body, "buzzradar_scored_total");
+        double consumed = wf_metric_sum(r.body, "buzzradar_consumed_total");
+        int ok = scored == N && consumed == N && wf_metric_sum(r.body, "buzzradar_batch_size_count") >= 1 &&
+                 wf_metric_sum(r.body, "buzzradar_inference_seconds_count") >= 1 &&
                  strstr(r.body, "buzzradar_model_info{");
         if (!ok && harness_now_ms() > deadline)
             fail_msg("/metrics: scored %g consumed %g\n%s", scored, consumed, r.body);
@@ -203,8 +181,8 @@ static void serves_health_metrics_predict_and_raises_misclassification_burst(voi
     deadline = harness_now_ms() + 10000;
     for (;;) { /* the 3 corrections and the one from POST /feedback were all counted */
         http_call(f, port, "/metrics", NULL, &r);
-        double alerts_total = metric_sum(r.body, "buzzradar_alerts_total");
-        double feedback = metric_sum(r.body, "buzzradar_feedback_total");
+        double alerts_total = wf_metric_sum(r.body, "buzzradar_alerts_total");
+        double feedback = wf_metric_sum(r.body, "buzzradar_feedback_total");
         int ok = alerts_total >= 1 && feedback == 4 &&
                  strstr(r.body, "buzzradar_dead_letters_total{reason=\"invalid_label\"} 1\n");
         if (!ok && harness_now_ms() > deadline)

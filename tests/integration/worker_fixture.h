@@ -386,14 +386,20 @@ static inline char *wf_http_get(WorkerFixture *f, int port, const char *path, co
     return text;
 }
 
-/* The sum of a metric family's samples ("name{..} v" and "name v" lines) in the
- * worker's /metrics now. */
-static inline double wf_metric(WorkerFixture *f, int port, const char *name) {
-    char *text = wf_http_get(f, port, "/metrics", "metrics.body");
+/* The sum of a metric family's samples ("name{..} v" and "name v" lines) in a
+ * Prometheus text. */
+static inline double wf_metric_sum(const char *text, const char *name) {
     double sum = 0;
     size_t n = strlen(name);
     for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
         if (!strncmp(l, name, n) && (l[n] == '{' || l[n] == ' ')) sum += atof(strchr(l, ' ') + 1);
+    return sum;
+}
+
+/* wf_metric_sum of the worker's /metrics now. */
+static inline double wf_metric(WorkerFixture *f, int port, const char *name) {
+    char *text = wf_http_get(f, port, "/metrics", "metrics.body");
+    double sum = wf_metric_sum(text, name);
     free(text);
     return sum;
 }
