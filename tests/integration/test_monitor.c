@@ -24,6 +24,7 @@
 #include "model/dataset.h"
 #include "model/util.h"
 #include "tests/harness/harness.h"
+#include "tests/integration/alert_sink.h"
 #include "worker/feedback.h"
 #include "worker/monitor.h"
 #include "worker/redis_store.h"
@@ -34,48 +35,6 @@
 #define VERSION "bilstm-test-1"
 
 static HarnessRedis server;
-
-/* ---- alert sink ----------------------------------------------------------------------- */
-
-enum { SINK_MAX = 256 };
-typedef struct {
-    int n;
-    AlertType type[SINK_MAX];
-    AlertSeverity severity[SINK_MAX];
-    int64_t at[SINK_MAX];
-    char *json[SINK_MAX];
-} Sink;
-
-static void sink_fn(const Alert *a, const char *json, void *ctx) {
-    Sink *s = ctx;
-    if (s->n >= SINK_MAX) return;
-    s->type[s->n] = a->type;
-    s->severity[s->n] = a->severity;
-    s->at[s->n] = a->at_ms;
-    s->json[s->n] = strdupCheck(json);
-    s->n++;
-}
-
-static void sink_clear(Sink *s) {
-    for (int i = 0; i < s->n; i++) free(s->json[i]);
-    memset(s, 0, sizeof *s);
-}
-
-static int sink_count(const Sink *s, AlertType t) {
-    int k = 0;
-    for (int i = 0; i < s->n; i++) k += s->type[i] == t;
-    return k;
-}
-
-static const char *sink_find(const Sink *s, AlertType t) {
-    for (int i = 0; i < s->n; i++)
-        if (s->type[i] == t) return s->json[i];
-    return NULL;
-}
-
-static void sink_print(const Sink *s) {
-    for (int i = 0; i < s->n; i++) fprintf(stderr, "  alert %d: %s\n", i, s->json[i]);
-}
 
 /* ---- fixtures ------------------------------------------------------------------------- */
 

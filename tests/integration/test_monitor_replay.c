@@ -27,6 +27,7 @@
 #include "model/metrics.h"
 #include "model/util.h"
 #include "tests/harness/harness.h"
+#include "tests/integration/alert_sink.h"
 #include "worker/monitor.h"
 
 #define T0     1764028800000LL /* 2025-11-25T00:00:00Z */
@@ -185,25 +186,7 @@ static int flush_all(void **state) {
 
 /* ---- replay --------------------------------------------------------------------------- */
 
-enum { SINK_MAX = 16, BATCH_MAX = 256 };
-typedef struct {
-    int n;
-    AlertType type[SINK_MAX];
-    int64_t at[SINK_MAX];
-    char *json[SINK_MAX];
-} Sink;
-
-static void sink_fn(const Alert *a, const char *json, void *ctx) {
-    Sink *s = ctx;
-    if (s->n >= SINK_MAX) return;
-    s->type[s->n] = a->type;
-    s->at[s->n] = a->at_ms;
-    s->json[s->n++] = strdupCheck(json);
-}
-
-static void sink_print(const Sink *s) {
-    for (int i = 0; i < s->n; i++) fprintf(stderr, "  alert %d: %s\n", i, s->json[i]);
-}
+enum { BATCH_MAX = 256 };
 
 /* Adds n tweets drawn at random from a corpus' stretch to batch b. Each replayed tweet
  * gets the id "<its id>-<serial>" (ids stay unique, and name the corpus tweet). */
@@ -355,7 +338,7 @@ static void demo_day_replayed_raises_nothing_then_its_buzz_pages(void **state) {
     printf("%d of the %d examples are bad-buzz tweets\n", from_buzz, n_ex);
     assert_true(from_buzz >= 1);
     cJSON_Delete(o);
-    for (int i = 0; i < sink.n; i++) free(sink.json[i]);
+    sink_clear(&sink);
     monitor_free(m);
 }
 
