@@ -463,6 +463,7 @@ int pipeline_run(Pipeline *p, const atomic_int *stop) {
     const WorkerConfig *cfg = p->cfg;
     int rc = pthread_create(&p->delivery_thread, NULL, delivery_main, p);
     if (rc) util_die("cannot start the delivery thread: %s", strerror(rc));
+    pthread_setname_np(p->delivery_thread, "bz:delivery");
     Pool *pool = pool_start(cfg->threads, cfg->batch_max, p->batcher, &p->work);
     {
         char threads[16], batch[16], wait[16];

@@ -2,6 +2,7 @@
 #include "worker/pool.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,9 @@ Pool *pool_start(int nthreads, int max_batch, Batcher *in, const PoolWork *w) {
         p->threads[i].index = i;
         int rc = pthread_create(&p->threads[i].thread, NULL, pool_main, &p->threads[i]);
         if (rc) util_die("cannot start inference thread %d: %s", i, strerror(rc));
+        char name[32]; /* shown by top -H and perf (cut to 15 characters) */
+        snprintf(name, sizeof name, "bz:infer%d", i);
+        pthread_setname_np(p->threads[i].thread, name);
     }
     return p;
 }

@@ -509,6 +509,7 @@ int services_start(Services *s, Pipeline *p, PipelineStore *store, const char *b
         return -1;
     }
     s->thread_started = 1;
+    pthread_setname_np(s->thread, "bz:services");
     return 0;
 }
 
