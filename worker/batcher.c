@@ -74,24 +74,15 @@ static struct timespec to_timespec(double s) {
     return ts;
 }
 
-int batcher_pop(Batcher *b, void **items, double *pushed_s, int max) {
-    if (max > b->max_batch) max = b->max_batch;
-    pthread_mutex_lock(&b->mu);
-    for (;;) {
-        if (b->len >= max || b->flushed > 0 || (b->closed && b->len > 0)) break;
-        if (b->closed) { /* and empty */
-            pthread_mutex_unlock(&b->mu);
-            return 0;
-        }
-        if (b->len == 0) {
-            pthread_cond_wait(&b->ready, &b->mu);
-            continue;
-        }
-        double deadline = b->pushed_s[b->head] + b->max_wait_s;
-        if (util_now_s() >= deadline) break;
-        struct timespec ts = to_timespec(deadline);
-        pthread_cond_timedwait(&b->ready, &b->mu, &ts);
-    }
+/* Whether a batch of up to max items may be taken now (b->mu held). */
+static int ready_now(const Batcher *b, int max) {
+    if (b->len == 0) return 0;
+    return b->len >= max || b->flushed > 0 || b->closed ||
+           util_now_s() >= b->pushed_s[b->head] + b->max_wait_s;
+}
+
+/* Moves up to max ready items out (b->mu held, released here); returns how many. */
+static int take(Batcher *b, void **items, double *pushed_s, int max) {
     int n = b->len < max ? b->len : max;
     for (int i = 0; i < n; i++) {
         int j = (b->head + i) % b->capacity;
@@ -105,6 +96,34 @@ int batcher_pop(Batcher *b, void **items, double *pushed_s, int max) {
     if (b->len > 0) pthread_cond_signal(&b->ready);
     pthread_mutex_unlock(&b->mu);
     return n;
+}
+
+int batcher_pop(Batcher *b, void **items, double *pushed_s, int max) {
+    if (max > b->max_batch) max = b->max_batch;
+    pthread_mutex_lock(&b->mu);
+    while (!ready_now(b, max)) {
+        if (b->closed) { /* and empty */
+            pthread_mutex_unlock(&b->mu);
+            return 0;
+        }
+        if (b->len == 0) {
+            pthread_cond_wait(&b->ready, &b->mu);
+            continue;
+        }
+        struct timespec ts = to_timespec(b->pushed_s[b->head] + b->max_wait_s);
+        pthread_cond_timedwait(&b->ready, &b->mu, &ts);
+    }
+    return take(b, items, pushed_s, max);
+}
+
+int batcher_pop_ready(Batcher *b, void **items, double *pushed_s, int max) {
+    if (max > b->max_batch) max = b->max_batch;
+    pthread_mutex_lock(&b->mu);
+    if (!ready_now(b, max)) {
+        pthread_mutex_unlock(&b->mu);
+        return 0;
+    }
+    return take(b, items, pushed_s, max);
 }
 
 void batcher_flush(Batcher *b) {

@@ -38,6 +38,11 @@ void batcher_flush(Batcher *b);
  * closed and empty. */
 int batcher_pop(Batcher *b, void **items, double *pushed_s, int max);
 
+/* batcher_pop without the wait: takes a batch only when one is ready now (same rules),
+ * else returns 0 at once (also when the queue is closed and empty). For a consumer
+ * that has other work to finish before it would sleep. */
+int batcher_pop_ready(Batcher *b, void **items, double *pushed_s, int max);
+
 /* Refuses further pushes and wakes every waiting consumer; queued items are still
  * handed out. */
 void batcher_close(Batcher *b);

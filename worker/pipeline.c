@@ -125,15 +125,25 @@ static void *delivery_main(void *arg) {
 
 /* ---- inference threads ------------------------------------------------------------- */
 
+/* One batch: its decoded tweets, their input messages and the model's batch (with
+ * the tokens). A thread has two: while one is scored, the other is filled. */
 typedef struct {
-    Pipeline *p;
     ClassifierBatch *cb;
     PipelineTweet *tweets;     /* (max_batch) */
     rd_kafka_message_t **msgs; /* (max_batch) input message of each tweet */
     double *pushed_s;          /* (max_batch) */
-    char *arena;               /* decoded ids and texts of the current batch */
-    size_t arena_cap;
-    char *event; /* one encoded scored event */
+    char *arena;               /* decoded ids and texts */
+    size_t used;
+    int n;
+} Batch;
+
+typedef struct {
+    Pipeline *p;
+    Batch batch[2];
+    int filling;      /* the batch decoded into */
+    int held;         /* batch[!filling] is prepared and waits to be scored */
+    size_t arena_cap; /* of each batch */
+    char *event;      /* one encoded scored event */
     size_t event_cap;
     void *hook_state[PIPELINE_MAX_HOOKS];
 } InferenceThread;
@@ -143,14 +153,17 @@ static void *inference_init(void *ctx, int index) {
     const WorkerConfig *cfg = p->cfg;
     InferenceThread *t = callocCheck(1, sizeof *t);
     t->p = p;
-    t->cb = classifier_batch_new(p->model, cfg->batch_max);
-    t->tweets = callocCheck((size_t)cfg->batch_max, sizeof *t->tweets);
-    t->msgs = callocCheck((size_t)cfg->batch_max, sizeof *t->msgs);
-    t->pushed_s = callocCheck((size_t)cfg->batch_max, sizeof *t->pushed_s);
     size_t one = tweet_decode_bound((size_t)cfg->max_message_bytes);
     t->arena_cap = (size_t)cfg->batch_max * 2048;
     if (t->arena_cap < one) t->arena_cap = one;
-    t->arena = mallocCheck(t->arena_cap);
+    for (int b = 0; b < 2; b++) {
+        Batch *bt = &t->batch[b];
+        bt->cb = classifier_batch_new(p->model, cfg->batch_max);
+        bt->tweets = callocCheck((size_t)cfg->batch_max, sizeof *bt->tweets);
+        bt->msgs = callocCheck((size_t)cfg->batch_max, sizeof *bt->msgs);
+        bt->pushed_s = callocCheck((size_t)cfg->batch_max, sizeof *bt->pushed_s);
+        bt->arena = mallocCheck(t->arena_cap);
+    }
     /* the largest event: an id of TWEET_ID_MAX and a text as long as a repair can make it */
     ScoredEvent worst = {.id_len = TWEET_ID_MAX,
                          .text_len = one,
@@ -169,51 +182,63 @@ static void inference_free(void *ctx, void *scratch) {
     InferenceThread *t = scratch;
     for (int h = 0; h < p->nhooks; h++)
         if (p->hooks[h].thread_free) p->hooks[h].thread_free(p->hooks[h].ctx, t->hook_state[h]);
-    classifier_batch_free(t->cb);
-    free(t->tweets);
-    free(t->msgs);
-    free(t->pushed_s);
-    free(t->arena);
+    for (int b = 0; b < 2; b++) {
+        Batch *bt = &t->batch[b];
+        classifier_batch_free(bt->cb);
+        free(bt->tweets);
+        free(bt->msgs);
+        free(bt->pushed_s);
+        free(bt->arena);
+    }
     free(t->event);
     free(t);
 }
 
-/* Scores tweets[0..n) in one batch and produces their events. */
-static void score_and_send(InferenceThread *t, int n) {
-    if (n == 0) return;
-    Pipeline *p = t->p;
-    ClassifierBatch *cb = t->cb;
+/* Tokenises a decoded batch: the model's input, and each tweet's tokens and key. */
+static void batch_prepare(Batch *b) {
+    ClassifierBatch *cb = b->cb;
     classifier_batch_reset(cb);
-    for (int j = 0; j < n; j++) {
-        PipelineTweet *tw = &t->tweets[j];
+    for (int j = 0; j < b->n; j++) {
+        PipelineTweet *tw = &b->tweets[j];
         int slot = classifier_batch_add(cb, tw->text, tw->text_len); /* == j: the batch holds batch_max */
         tw->tokens = classifier_batch_ntokens(cb, slot);
         tw->oov = classifier_batch_noov(cb, slot);
         tw->key = classifier_batch_key(cb, slot, &tw->key_len);
         tw->cached = 0;
     }
+}
+
+/* Scores a prepared batch and produces its events; `next`, when not NULL, is the
+ * prepared batch to be scored after it (its hooks' lookahead runs meanwhile). */
+static void score_and_send(InferenceThread *t, Batch *b, const Batch *next) {
+    Pipeline *p = t->p;
+    ClassifierBatch *cb = b->cb;
+    const int n = b->n;
     for (int h = 0; h < p->nhooks; h++)
         if (p->hooks[h].before_score)
-            p->hooks[h].before_score(p->hooks[h].ctx, t->hook_state[h], t->tweets, n);
+            p->hooks[h].before_score(p->hooks[h].ctx, t->hook_state[h], b->tweets, n);
+    for (int h = 0; next && h < p->nhooks; h++)
+        if (p->hooks[h].lookahead)
+            p->hooks[h].lookahead(p->hooks[h].ctx, t->hook_state[h], next->tweets, next->n);
     int hits = 0;
     for (int j = 0; j < n; j++)
-        if (t->tweets[j].cached) {
-            classifier_batch_set(cb, j, t->tweets[j].p_positive);
+        if (b->tweets[j].cached) {
+            classifier_batch_set(cb, j, b->tweets[j].p_positive);
             hits++;
         }
     classifier_batch_score(cb);
     int64_t scored_at = util_wall_ms();
     for (int j = 0; j < n; j++) {
-        if (!t->tweets[j].cached) t->tweets[j].p_positive = classifier_batch_p(cb, j);
-        t->tweets[j].scored_at_ms = scored_at;
+        if (!b->tweets[j].cached) b->tweets[j].p_positive = classifier_batch_p(cb, j);
+        b->tweets[j].scored_at_ms = scored_at;
     }
     for (int h = 0; h < p->nhooks; h++)
-        if (p->hooks[h].after_score) p->hooks[h].after_score(p->hooks[h].ctx, t->hook_state[h], t->tweets, n);
+        if (p->hooks[h].after_score) p->hooks[h].after_score(p->hooks[h].ctx, t->hook_state[h], b->tweets, n);
 
     const char *kind = classifier_kind(p->model), *version = classifier_version(p->model);
     for (int j = 0; j < n; j++) {
-        const PipelineTweet *tw = &t->tweets[j];
-        rd_kafka_message_t *m = t->msgs[j];
+        const PipelineTweet *tw = &b->tweets[j];
+        rd_kafka_message_t *m = b->msgs[j];
         ScoredEvent e = {tw->id,
                          tw->id_len,
                          tw->text,
@@ -224,7 +249,7 @@ static void score_and_send(InferenceThread *t, int n) {
                          tw->tokens,
                          tw->oov,
                          scored_at,
-                         (util_now_s() - t->pushed_s[j]) * 1000.0,
+                         (util_now_s() - b->pushed_s[j]) * 1000.0,
                          rd_kafka_topic_name(m->rkt),
                          m->partition,
                          m->offset};
@@ -239,48 +264,72 @@ static void score_and_send(InferenceThread *t, int n) {
         }
     }
     for (int h = 0; h < p->nhooks; h++)
-        if (p->hooks[h].after_send) p->hooks[h].after_send(p->hooks[h].ctx, t->hook_state[h], t->tweets, n);
+        if (p->hooks[h].after_send) p->hooks[h].after_send(p->hooks[h].ctx, t->hook_state[h], b->tweets, n);
     atomic_fetch_add(&p->scored, (unsigned long long)n);
     atomic_fetch_add(&p->cache_hits, (unsigned long long)hits);
     atomic_fetch_add(&p->batches, 1);
 }
 
-/* The pool's work: decode the popped messages, dead-letter the bad ones, score the
- * rest in batches (a batch ends early when the arena cannot take the next tweet). */
+/* The filled batch is complete: prepare it, then score the one held before it (with
+ * this one as its lookahead) and hold this one in its place. */
+static void batch_complete(InferenceThread *t) {
+    Batch *b = &t->batch[t->filling];
+    if (b->n == 0) return;
+    batch_prepare(b);
+    Batch *held = &t->batch[!t->filling];
+    if (t->held) score_and_send(t, held, b);
+    t->held = 1;
+    t->filling = !t->filling;
+    t->batch[t->filling].n = 0;
+    t->batch[t->filling].used = 0;
+}
+
+/* The pool's idle: score the held batch, then let the hooks finish their I/O. */
+static void inference_idle(void *ctx, void *scratch) {
+    Pipeline *p = ctx;
+    InferenceThread *t = scratch;
+    if (t->held) score_and_send(t, &t->batch[!t->filling], NULL);
+    t->held = 0;
+    for (int h = 0; h < p->nhooks; h++)
+        if (p->hooks[h].idle) p->hooks[h].idle(p->hooks[h].ctx, t->hook_state[h]);
+}
+
+/* The pool's work: decode the popped messages, dead-letter the bad ones, make batches
+ * of the rest (a batch ends early when its arena cannot take the next tweet). The last
+ * batch completed is held: the next work or idle scores it. */
 static void inference_work(void *ctx, void *scratch, void **items, const double *pushed_s, int n) {
     Pipeline *p = ctx;
     InferenceThread *t = scratch;
     const size_t max_bytes = (size_t)p->cfg->max_message_bytes;
-    int k = 0;
-    size_t used = 0;
     for (int i = 0; i < n; i++) {
         rd_kafka_message_t *m = items[i];
         size_t need = tweet_decode_bound(m->len);
-        if (m->len <= max_bytes && (k == p->cfg->batch_max || used + need > t->arena_cap)) {
-            score_and_send(t, k);
-            k = 0;
-            used = 0;
+        Batch *b = &t->batch[t->filling];
+        if (m->len <= max_bytes && (b->n == p->cfg->batch_max || b->used + need > t->arena_cap)) {
+            batch_complete(t);
+            b = &t->batch[t->filling];
         }
         Tweet tw;
         TweetStatus st =
-            tweet_decode(m->payload, m->len, max_bytes, &tw, t->arena + used, t->arena_cap - used);
+            tweet_decode(m->payload, m->len, max_bytes, &tw, b->arena + b->used, t->arena_cap - b->used);
         if (st != TWEET_OK) {
             dead_letter(p, m, st);
             continue;
         }
-        t->tweets[k] = (PipelineTweet){.id = tw.id,
+        int k = b->n;
+        b->tweets[k] = (PipelineTweet){.id = tw.id,
                                        .id_len = tw.id_len,
                                        .text = tw.text,
                                        .text_len = tw.text_len,
                                        .timestamp_ms = rd_kafka_message_timestamp(m, NULL) > 0
                                                            ? rd_kafka_message_timestamp(m, NULL)
                                                            : 0};
-        t->msgs[k] = m;
-        t->pushed_s[k] = pushed_s[i];
-        used += tw.id_len + 1 + tw.text_len + 1;
-        k++;
+        b->msgs[k] = m;
+        b->pushed_s[k] = pushed_s[i];
+        b->used += tw.id_len + 1 + tw.text_len + 1;
+        b->n++;
     }
-    score_and_send(t, k);
+    batch_complete(t);
 }
 
 /* ---- the poll thread --------------------------------------------------------------- */
@@ -370,7 +419,7 @@ Pipeline *pipeline_new(const WorkerConfig *cfg, const Classifier *model, const c
     p->offsets = offsets_new(cfg->max_inflight < 4096 ? cfg->max_inflight : 4096);
     /* room for every tweet in flight, and for the few a redirection race may add */
     p->batcher = batcher_new(cfg->max_inflight + 1024, cfg->batch_max, cfg->batch_wait_ms);
-    p->work = (PoolWork){p, inference_init, inference_work, inference_free};
+    p->work = (PoolWork){p, inference_init, inference_work, inference_idle, inference_free};
 
     rd_kafka_conf_t *cconf = config_kafka_conf(cfg, KAFKA_CONSUMER, bootstrap, err, errlen);
     if (!cconf) goto fail;

@@ -53,13 +53,24 @@ typedef struct {
 
 /* Optional per-batch stages around the model (the Redis cache and prediction store,
  * the monitor's windows). Each inference thread gets its own state from
- * thread_init. Hooks must not block for long: scoring waits for them. */
+ * thread_init. Hooks must not block for long: scoring waits for them.
+ *
+ * Under load an inference thread prepares (decodes, tokenises) the next batch before
+ * it scores the current one, so that a hook can start the next batch's I/O while the
+ * model runs. Per batch, in this order: before_score(batch); lookahead(next batch)
+ * when one is prepared; the model; after_score(batch); the scored events are
+ * produced; after_send(batch). idle() when the thread has nothing more to score. */
 typedef struct {
     void *ctx;
     void *(*thread_init)(void *ctx, int thread_index); /* may be NULL */
     void (*thread_free)(void *ctx, void *state);       /* may be NULL */
     /* Before the model: may set cached = 1 and p_positive for some tweets. */
     void (*before_score)(void *ctx, void *state, PipelineTweet *tweets, int n);
+    /* The batch this thread scores next (tweets with their key; the same array and n
+     * are its before_score's): work for it may start now. May be NULL. */
+    void (*lookahead)(void *ctx, void *state, const PipelineTweet *next, int n);
+    /* Nothing is left to score for now: finish what was started. May be NULL. */
+    void (*idle)(void *ctx, void *state);
     /* After the model: every tweet has its p_positive and scored_at_ms. */
     void (*after_score)(void *ctx, void *state, const PipelineTweet *tweets, int n);
     /* The input consumer's librdkafka statistics JSON (len bytes, valid during the

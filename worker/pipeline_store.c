@@ -17,19 +17,27 @@ struct PipelineStore {
     RedisStore *stores[MAX_THREADS]; /* each thread's, for the stats */
 };
 
-/* One inference thread's store and batch arrays. The cache keys of a batch are made
- * once, before the model, and written with the scores after it. */
+/* The cache keys of one batch and its look-up's results. The keys are made once,
+ * before the model, and written with the scores after it. */
+typedef struct {
+    const PipelineTweet *tweets; /* the batch of these keys: (tweets, n); NULL: none */
+    int n;
+    int started;       /* its look-up was sent ahead (store_lookahead) */
+    char *keybuf;      /* (max_batch, STORE_CACHE_KEY_MAX + 1) */
+    const char **keys; /* (max_batch) into keybuf */
+    size_t *lens;
+    float *p;
+    uint8_t *hit;
+} KeySlot;
+
+/* One inference thread's store and batch arrays: two key slots, the batch being
+ * scored (cur) and the next one, whose look-up runs meanwhile. */
 typedef struct {
     PipelineStore *owner;
     int index;
     RedisStore *store;
-    char *keybuf;      /* (max_batch, STORE_CACHE_KEY_MAX + 1) the batch's cache keys */
-    const char **keys; /* (max_batch) into keybuf */
-    size_t *lens;
-    const PipelineTweet *keyed; /* the batch keybuf holds the keys of (tweets, n) */
-    int keyed_n;
-    float *p;
-    uint8_t *hit;
+    KeySlot slot[2];
+    int cur; /* the slot of the batch between before_score and after_score */
     StoreRecord *recs;
     int cap;
 } StoreThread;
@@ -68,11 +76,14 @@ static void *store_thread_init(void *ctx, int index) {
     t->store = store_new(&o, err, sizeof err);
     if (!t->store) util_die("redis store: %s", err); /* the URL was checked at start-up */
     t->cap = s->max_batch;
-    t->keybuf = mallocCheck((size_t)t->cap * (STORE_CACHE_KEY_MAX + 1));
-    t->keys = callocCheck((size_t)t->cap, sizeof *t->keys);
-    t->lens = callocCheck((size_t)t->cap, sizeof *t->lens);
-    t->p = callocCheck((size_t)t->cap, sizeof *t->p);
-    t->hit = callocCheck((size_t)t->cap, sizeof *t->hit);
+    for (int k = 0; k < 2; k++) {
+        KeySlot *ks = &t->slot[k];
+        ks->keybuf = mallocCheck((size_t)t->cap * (STORE_CACHE_KEY_MAX + 1));
+        ks->keys = callocCheck((size_t)t->cap, sizeof *ks->keys);
+        ks->lens = callocCheck((size_t)t->cap, sizeof *ks->lens);
+        ks->p = callocCheck((size_t)t->cap, sizeof *ks->p);
+        ks->hit = callocCheck((size_t)t->cap, sizeof *ks->hit);
+    }
     t->recs = callocCheck((size_t)t->cap, sizeof *t->recs);
     if (index >= 0 && index < MAX_THREADS) {
         pthread_mutex_lock(&s->mu);
@@ -91,64 +102,100 @@ static void store_thread_free(void *ctx, void *state) {
         pthread_mutex_unlock(&s->mu);
     }
     store_free(t->store);
-    free(t->keybuf);
-    free(t->keys);
-    free(t->lens);
-    free(t->p);
-    free(t->hit);
+    for (int k = 0; k < 2; k++) {
+        free(t->slot[k].keybuf);
+        free(t->slot[k].keys);
+        free(t->slot[k].lens);
+        free(t->slot[k].p);
+        free(t->slot[k].hit);
+    }
     free(t->recs);
     free(t);
 }
 
+/* Makes the cache keys of (tweets, n) in slot k. */
+static void keys_make(StoreThread *t, int k, const PipelineTweet *tweets, int n) {
+    KeySlot *ks = &t->slot[k];
+    for (int i = 0; i < n; i++) {
+        char *key = ks->keybuf + (size_t)i * (STORE_CACHE_KEY_MAX + 1);
+        ks->keys[i] = key;
+        ks->lens[i] = (size_t)store_cache_key(t->store, tweets[i].key, tweets[i].key_len, key,
+                                              STORE_CACHE_KEY_MAX + 1); /* always fits */
+    }
+    ks->tweets = tweets;
+    ks->n = n;
+    ks->started = 0;
+}
+
+/* Before the model: the batch's look-up, sent ahead by store_lookahead or now. */
 static void store_before(void *ctx, void *state, PipelineTweet *tweets, int n) {
     (void)ctx;
     StoreThread *t = state;
     if (n > t->cap) n = t->cap;
-    for (int i = 0; i < n; i++) {
-        char *key = t->keybuf + (size_t)i * (STORE_CACHE_KEY_MAX + 1);
-        t->keys[i] = key;
-        t->lens[i] = (size_t)store_cache_key(t->store, tweets[i].key, tweets[i].key_len, key,
-                                             STORE_CACHE_KEY_MAX + 1); /* always fits */
+    int k = t->slot[0].started && t->slot[0].tweets == tweets && t->slot[0].n == n   ? 0
+            : t->slot[1].started && t->slot[1].tweets == tweets && t->slot[1].n == n ? 1
+                                                                                     : -1;
+    int hits;
+    if (k >= 0) {
+        hits = store_cache_get_finish(t->store);
+    } else {
+        k = t->slot[0].started ? 1 : 0; /* never the slot of a look-up in flight */
+        keys_make(t, k, tweets, n);
+        hits =
+            store_cache_get_keys(t->store, t->slot[k].keys, t->slot[k].lens, n, t->slot[k].p, t->slot[k].hit);
     }
-    t->keyed = tweets;
-    t->keyed_n = n;
-    if (store_cache_get_keys(t->store, t->keys, t->lens, n, t->p, t->hit) <= 0) return;
+    KeySlot *ks = &t->slot[k];
+    ks->started = 0;
+    t->cur = k;
+    if (hits <= 0) return;
     for (int i = 0; i < n; i++)
-        if (t->hit[i]) {
+        if (ks->hit[i]) {
             tweets[i].cached = 1;
-            tweets[i].p_positive = t->p[i];
+            tweets[i].p_positive = ks->p[i];
         }
+}
+
+/* The next batch is ready: its look-up runs while the model scores this one. */
+static void store_lookahead(void *ctx, void *state, const PipelineTweet *next, int n) {
+    (void)ctx;
+    StoreThread *t = state;
+    if (n > t->cap) n = t->cap;
+    int k = !t->cur;
+    keys_make(t, k, next, n);
+    KeySlot *ks = &t->slot[k];
+    store_cache_get_start(t->store, ks->keys, ks->lens, n, ks->p, ks->hit);
+    ks->started = 1;
 }
 
 static void store_after(void *ctx, void *state, const PipelineTweet *tweets, int n) {
     (void)ctx;
     StoreThread *t = state;
     if (n > t->cap) n = t->cap;
-    int keyed = tweets == t->keyed && n == t->keyed_n; /* else store_put hashes the texts */
-    t->keyed = NULL;
+    KeySlot *ks = &t->slot[t->cur];
+    int keyed = tweets == ks->tweets && n == ks->n; /* else store_put hashes the texts */
+    ks->tweets = NULL;
+    store_flush(t->store); /* the exchange in flight may be the last write, of recs[] */
     for (int i = 0; i < n; i++) {
         const PipelineTweet *tw = &tweets[i];
         t->recs[i] = (StoreRecord){.id = tw->id,
                                    .id_len = tw->id_len,
                                    .norm_text = tw->cached ? NULL : tw->key,
                                    .norm_len = tw->key_len,
-                                   .cache_key = keyed ? t->keys[i] : NULL,
-                                   .cache_key_len = keyed ? t->lens[i] : 0,
+                                   .cache_key = keyed ? ks->keys[i] : NULL,
+                                   .cache_key_len = keyed ? ks->lens[i] : 0,
                                    .p_positive = tw->p_positive,
                                    .positive = (uint8_t)(tw->p_positive >= 0.5f),
                                    .scored_at_ms = tw->scored_at_ms,
                                    .text = tw->text, /* raw: what `feedback export` gives `train` */
                                    .text_len = tw->text_len};
     }
-    store_put_start(t->store, t->recs, n); /* finished after the events are produced */
+    /* its replies are read by the next exchange: the next batch's look-up, or idle */
+    store_put_start(t->store, t->recs, n);
 }
 
-static void store_after_send(void *ctx, void *state, const PipelineTweet *tweets, int n) {
+static void store_idle(void *ctx, void *state) {
     (void)ctx;
-    (void)tweets;
-    (void)n;
-    StoreThread *t = state;
-    store_put_finish(t->store);
+    store_flush(((StoreThread *)state)->store);
 }
 
 PipelineHooks pipeline_store_hooks(PipelineStore *s) {
@@ -156,8 +203,9 @@ PipelineHooks pipeline_store_hooks(PipelineStore *s) {
                            .thread_init = store_thread_init,
                            .thread_free = store_thread_free,
                            .before_score = store_before,
+                           .lookahead = store_lookahead,
                            .after_score = store_after,
-                           .after_send = store_after_send};
+                           .idle = store_idle};
 }
 
 void pipeline_store_stats(PipelineStore *s, StoreStats *out) {

@@ -30,9 +30,15 @@ static void *pool_main(void *arg) {
     /* The batch arrays are this thread's own, allocated once. */
     void **items = mallocCheck((size_t)p->max_batch * sizeof *items);
     double *pushed_s = mallocCheck((size_t)p->max_batch * sizeof *pushed_s);
-    int n;
-    while ((n = batcher_pop(p->in, items, pushed_s, p->max_batch)) > 0)
+    for (;;) {
+        int n = w->idle ? batcher_pop_ready(p->in, items, pushed_s, p->max_batch) : 0;
+        if (n == 0) {
+            if (w->idle) w->idle(w->ctx, scratch);
+            n = batcher_pop(p->in, items, pushed_s, p->max_batch);
+        }
+        if (n == 0) break; /* closed and drained */
         w->work(w->ctx, scratch, items, pushed_s, n);
+    }
     free(items);
     free(pushed_s);
     if (w->thread_free) w->thread_free(w->ctx, scratch);

@@ -14,8 +14,13 @@ typedef struct {
     /* Called once on each new thread (index 0..n-1) before its first batch; returns
      * the thread's scratch (may be NULL). May be NULL. */
     void *(*thread_init)(void *ctx, int index);
-    /* Processes items[0..n) (n >= 1) pushed at pushed_s[i] (monotonic seconds). */
+    /* Processes items[0..n) (n >= 1) pushed at pushed_s[i] (monotonic seconds). When
+     * `idle` is set, work may keep its last batch unfinished, to overlap its waits
+     * with the next batch. */
     void (*work)(void *ctx, void *scratch, void **items, const double *pushed_s, int n);
+    /* Called whenever no batch is ready, before the thread sleeps, and before
+     * thread_free: finishes what work kept. May be NULL. */
+    void (*idle)(void *ctx, void *scratch);
     /* Called once on each thread after its last batch. May be NULL. */
     void (*thread_free)(void *ctx, void *scratch);
 } PoolWork;

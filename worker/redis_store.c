@@ -21,8 +21,26 @@ _Static_assert(CACHE_KEY_CAP == STORE_CACHE_KEY_MAX + 1, "STORE_CACHE_KEY_MAX is
 typedef struct {
     const StoreRecord *recs;
     int n;
+    size_t used; /* the batch's RESP bytes in the store's cmdbuf, once encoded */
+    int ncmd;
     int written, dropped, cache_writes, errors;
 } Put;
+
+/* One cache look-up (store_cache_get*, or store_cache_get_start .. _finish). */
+typedef struct {
+    const char *const *texts; /* hashed into keys here, or */
+    const size_t *lens;
+    const char *const *keys; /* the keys, made by the caller */
+    const size_t *key_lens;
+    int n;
+    float *p_out;
+    uint8_t *hit_out;
+    int hits, stale, errors;
+} CacheGet;
+
+/* What was sent and whose replies are still unread: at most one exchange at a time,
+ * so replies are always read in the order their commands were sent. */
+typedef enum { PENDING_NONE, PENDING_PUT, PENDING_GET } Pending;
 
 struct RedisStore {
     RedisConn *conn;
@@ -43,9 +61,13 @@ struct RedisStore {
     /* the RESP bytes of one batch of writes; grows for a larger batch than any before */
     char *cmdbuf;
     size_t cmdbuf_cap;
-    /* the write in flight between store_put_start and store_put_finish */
+    /* the exchange in flight (store_put_start, store_cache_get_start): its replies are
+     * read by the next call on the store; the results wait in put_rc and get_rc */
+    Pending pending;
+    int pending_sent; /* exchange_send's answer when it was sent */
     Put put;
-    int put_pending, put_sent;
+    CacheGet get;
+    int put_rc, get_rc;
     _Atomic uint64_t cache_lookups, cache_hits, cache_stale, cache_skipped, preds_written, preds_dropped,
         cache_writes, pred_lookups, reply_errors, batches_failed;
 };
@@ -100,7 +122,7 @@ RedisStore *store_new(const StoreOptions *opt, char *err, size_t errlen) {
 
 void store_free(RedisStore *s) {
     if (!s) return;
-    store_put_finish(s);
+    store_flush(s);
     redis_conn_free(s->conn);
     free(s->keybuf);
     free(s->predkey);
@@ -165,24 +187,13 @@ static int exchange_finish(RedisStore *s, const Exchange *x, void *arg, int sent
     return STORE_UNAVAILABLE;
 }
 
-/* A whole exchange, after the replies of a write in flight (they come first). */
+/* A whole exchange, after the replies of the one in flight (they come first). */
 static int exchange_run(RedisStore *s, const Exchange *x, void *arg) {
-    store_put_finish(s);
+    store_flush(s);
     return exchange_finish(s, x, arg, exchange_send(s, x, arg));
 }
 
 /* ---- cache lookup: MGET in chunks of max_batch keys ------------------------------- */
-
-typedef struct {
-    const char *const *texts; /* hashed into keys here, or */
-    const size_t *lens;
-    const char *const *keys; /* the keys, made by the caller */
-    const size_t *key_lens;
-    int n;
-    float *p_out;
-    uint8_t *hit_out;
-    int hits, stale, errors;
-} CacheGet;
 
 static int cache_get_append(RedisStore *s, redisContext *ctx, void *arg) {
     CacheGet *g = arg;
@@ -256,13 +267,11 @@ static int cache_get_consume(RedisStore *s, void *arg) {
     return 0;
 }
 
-/* The lookup for g (texts or keys set, n, p_out, hit_out): store_cache_get's contract. */
-static int cache_get_run(RedisStore *s, CacheGet *g) {
-    if (g->n <= 0) return 0;
-    memset(g->hit_out, 0, (size_t)g->n);
-    ADD(s, cache_lookups, g->n);
-    static const Exchange x = {cache_get_append, cache_get_consume};
-    if (exchange_run(s, &x, g) != STORE_OK) {
+static const Exchange cache_get_exchange = {cache_get_append, cache_get_consume};
+
+/* Counts a lookup's outcome (rc: the exchange's) and returns store_cache_get's answer. */
+static int cache_get_done(RedisStore *s, CacheGet *g, int rc) {
+    if (rc != STORE_OK) {
         memset(g->hit_out, 0, (size_t)g->n);
         ADD(s, cache_skipped, g->n);
         return STORE_UNAVAILABLE;
@@ -271,6 +280,14 @@ static int cache_get_run(RedisStore *s, CacheGet *g) {
     ADD(s, cache_stale, g->stale);
     ADD(s, reply_errors, g->errors);
     return g->hits;
+}
+
+/* The lookup for g (texts or keys set, n, p_out, hit_out): store_cache_get's contract. */
+static int cache_get_run(RedisStore *s, CacheGet *g) {
+    if (g->n <= 0) return 0;
+    memset(g->hit_out, 0, (size_t)g->n);
+    ADD(s, cache_lookups, g->n);
+    return cache_get_done(s, g, exchange_run(s, &cache_get_exchange, g));
 }
 
 int store_cache_get(RedisStore *s, const char *const *texts, const size_t *lens, int n, float *p_out,
@@ -283,6 +300,23 @@ int store_cache_get_keys(RedisStore *s, const char *const *keys, const size_t *k
                          uint8_t *hit_out) {
     CacheGet g = {.keys = keys, .key_lens = key_lens, .n = n, .p_out = p_out, .hit_out = hit_out};
     return cache_get_run(s, &g);
+}
+
+void store_cache_get_start(RedisStore *s, const char *const *keys, const size_t *key_lens, int n,
+                           float *p_out, uint8_t *hit_out) {
+    store_flush(s);
+    s->get = (CacheGet){.keys = keys, .key_lens = key_lens, .n = n, .p_out = p_out, .hit_out = hit_out};
+    s->get_rc = 0;
+    if (n <= 0) return;
+    memset(hit_out, 0, (size_t)n);
+    ADD(s, cache_lookups, n);
+    s->pending_sent = exchange_send(s, &cache_get_exchange, &s->get);
+    s->pending = PENDING_GET;
+}
+
+int store_cache_get_finish(RedisStore *s) {
+    if (s->pending == PENDING_GET) store_flush(s);
+    return s->get_rc;
 }
 
 /* ---- writes: HSET + EXPIRE per prediction, SET PX per cache entry ---------------- */
@@ -315,9 +349,11 @@ static size_t cmd_add(RedisStore *s, size_t used, int argc, const char *const *a
 /* The batch's commands are encoded from argument vectors into one preallocated
  * buffer (worker/resp.h) and handed to hiredis at once, rather than built by hiredis
  * command by command (an allocation and a printf-style format each) or from format
- * strings: this runs on the inference thread for every tweet. */
-static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
-    const Put *p = arg;
+ * strings: this runs on the inference thread for every tweet. The bytes stay in cmdbuf
+ * until the next write: a retry sends them again without reading the records, whose
+ * texts the caller may have reused once store_put_start returned. Returns -1 for a
+ * key that cannot be made, else 0. */
+static int put_encode(RedisStore *s, Put *p) {
     char ttl_s[16], ttl_ms[16], at[32] = "";
     size_t ttl_s_len = (size_t)snprintf(ttl_s, sizeof ttl_s, "%d", s->pred_ttl_s);
     size_t ttl_ms_len = (size_t)snprintf(ttl_ms, sizeof ttl_ms, "%d", s->cache_ttl_ms);
@@ -367,8 +403,16 @@ static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
             ncmd++;
         }
     }
-    if (used && redisAppendFormattedCommand(ctx, s->cmdbuf, used) != REDIS_OK) return -1;
-    return ncmd;
+    p->used = used;
+    p->ncmd = ncmd;
+    return 0;
+}
+
+static int put_append(RedisStore *s, redisContext *ctx, void *arg) {
+    Put *p = arg;
+    if (!p->used && put_encode(s, p) < 0) return -1;
+    if (p->used && redisAppendFormattedCommand(ctx, s->cmdbuf, p->used) != REDIS_OK) return -1;
+    return p->ncmd;
 }
 
 // Reads one reply; returns 1 when it is a success, 0 for an error reply, -1 lost.
@@ -406,20 +450,9 @@ static int put_consume(RedisStore *s, void *arg) {
 
 static const Exchange put_exchange = {put_append, put_consume};
 
-int store_put_start(RedisStore *s, const StoreRecord *recs, int n) {
-    store_put_finish(s); /* one write in flight at a time */
-    if (n <= 0) return STORE_OK;
-    s->put = (Put){.recs = recs, .n = n};
-    s->put_sent = exchange_send(s, &put_exchange, &s->put);
-    s->put_pending = 1;
-    return s->put_sent < 0 ? STORE_UNAVAILABLE : STORE_OK;
-}
-
-int store_put_finish(RedisStore *s) {
-    if (!s->put_pending) return STORE_OK;
-    s->put_pending = 0;
-    Put *p = &s->put;
-    if (exchange_finish(s, &put_exchange, p, s->put_sent) != STORE_OK) {
+/* Counts a write's outcome (rc: the exchange's) and returns store_put's answer. */
+static int put_done(RedisStore *s, Put *p, int rc) {
+    if (rc != STORE_OK) {
         ADD(s, preds_dropped, p->n);
         return STORE_UNAVAILABLE;
     }
@@ -428,6 +461,31 @@ int store_put_finish(RedisStore *s) {
     ADD(s, cache_writes, p->cache_writes);
     ADD(s, reply_errors, p->errors);
     return STORE_OK;
+}
+
+int store_put_start(RedisStore *s, const StoreRecord *recs, int n) {
+    store_flush(s); /* one exchange in flight at a time */
+    s->put = (Put){.recs = recs, .n = n};
+    s->put_rc = STORE_OK;
+    if (n <= 0) return STORE_OK;
+    s->pending_sent = exchange_send(s, &put_exchange, &s->put);
+    s->pending = PENDING_PUT;
+    return s->pending_sent < 0 ? STORE_UNAVAILABLE : STORE_OK;
+}
+
+int store_put_finish(RedisStore *s) {
+    if (s->pending == PENDING_PUT) store_flush(s);
+    return s->put_rc;
+}
+
+void store_flush(RedisStore *s) {
+    Pending what = s->pending;
+    s->pending = PENDING_NONE;
+    if (what == PENDING_PUT)
+        s->put_rc = put_done(s, &s->put, exchange_finish(s, &put_exchange, &s->put, s->pending_sent));
+    else if (what == PENDING_GET)
+        s->get_rc =
+            cache_get_done(s, &s->get, exchange_finish(s, &cache_get_exchange, &s->get, s->pending_sent));
 }
 
 int store_put(RedisStore *s, const StoreRecord *recs, int n) {

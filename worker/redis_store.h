@@ -138,6 +138,15 @@ int store_cache_get(RedisStore *s, const char *const *texts, const size_t *lens,
 int store_cache_get_keys(RedisStore *s, const char *const *keys, const size_t *key_lens, int n, float *p_out,
                          uint8_t *hit_out);
 
+/* store_cache_get_keys in two halves, so the caller can work while Redis looks up:
+ * store_cache_get_start sends the MGET without waiting (with hit_out[i] = 0 for all
+ * i at once), store_cache_get_finish returns what store_cache_get_keys would have,
+ * once hit_out and p_out are filled. keys, key_lens, p_out and hit_out must stay
+ * valid until then. See "one exchange in flight" below. */
+void store_cache_get_start(RedisStore *s, const char *const *keys, const size_t *key_lens, int n,
+                           float *p_out, uint8_t *hit_out);
+int store_cache_get_finish(RedisStore *s);
+
 /* Writes n records in one round trip: for each, HSET bz:pred:<id> (label, p_positive,
  * model_version, scored_at, and text when set, cut by store_text_len) + EXPIRE, and
  * when norm_text is set SET bz:cache:<sha1> PX (the key is cache_key when set, which
@@ -150,13 +159,27 @@ int store_put(RedisStore *s, const StoreRecord *recs, int n);
  * store_put_start sends them without waiting for the replies, store_put_finish reads
  * the replies (a connection lost on the way: the batch is sent once more and waited
  * for) and returns what store_put would have. recs and the memory its pointers name
- * must stay valid until store_put_finish. One write is in flight at a time: any
- * other call on s (store_put_start, store_cache_get*, store_pred_get, store_free)
- * finishes a pending one first; store_put_finish without one returns STORE_OK.
- * store_put_start returns STORE_UNAVAILABLE when nothing could be sent (the finish
- * then counts the records dropped), else STORE_OK. */
+ * must stay valid until the replies are read. store_put_start returns
+ * STORE_UNAVAILABLE when nothing could be sent (the records are then counted
+ * dropped), else STORE_OK.
+ *
+ * One exchange in flight: a started write or look-up is finished (its replies read,
+ * its counters added) by the next call on s of any kind — another start,
+ * store_cache_get*, store_pred_get, store_flush, store_free — so replies are always
+ * read in the order the commands were sent. A _finish whose exchange was already
+ * finished that way just returns its result (STORE_OK or 0 when nothing was
+ * started). A pipelined caller thus writes batch k while batch k+1's look-up runs:
+ *
+ *     store_cache_get_start(s, keys(k+1), ...);   // finishes the write of k-1
+ *     ... score batch k ...
+ *     store_put_start(s, records(k), n);           // reads k+1's look-up first
+ *     ... produce batch k; then for batch k+1: store_cache_get_finish(s) ... */
 int store_put_start(RedisStore *s, const StoreRecord *recs, int n);
 int store_put_finish(RedisStore *s);
+
+/* Finishes the exchange in flight, if any (waits for its replies, counts them). An
+ * idle caller calls it so that counters are current and no reply waits unread. */
+void store_flush(RedisStore *s);
 
 /* Reads bz:pred:<id> for n ids in one round trip (for feedback matching). found_out[i]
  * is 1 when the hash exists and parses, with out[i] filled; 0 otherwise. Returns the

@@ -519,6 +519,121 @@ static void put_in_two_halves(void **state) {
     redisFree(c);
 }
 
+/* The pipelined order of the worker: batch k+1's look-up is started, batch k is
+ * written, then k+1's results are taken. Each start finishes the exchange in flight
+ * first, the results and counters come out right, and a _finish whose exchange was
+ * already finished returns its result. */
+static void lookup_and_write_interleaved(void **state) {
+    (void)state;
+    RedisStore *s = open_store(server.url, NULL, 16);
+    static Batch a, b, m;
+    batch_fill(&a, 10, 80);
+    batch_fill(&b, 10, 81);
+    batch_fill(&m, 10, 82); /* never written */
+    assert_int_equal(store_put(s, a.recs, 10), STORE_OK);
+    char keys[10][STORE_CACHE_KEY_MAX + 1];
+    const char *key_ptr[10];
+    size_t key_len[10];
+    for (int i = 0; i < 10; i++) { /* even: a's texts (hits), odd: m's (misses) */
+        const char *text = i % 2 ? m.texts[i] : a.texts[i];
+        key_len[i] = (size_t)store_cache_key(s, text, strlen(text), keys[i], sizeof keys[i]);
+        key_ptr[i] = keys[i];
+    }
+    float p[10];
+    uint8_t hit[10];
+    memset(hit, 7, sizeof hit);
+
+    assert_int_equal(store_put_start(s, b.recs, 4), STORE_OK);
+    store_cache_get_start(s, key_ptr, key_len, 10, p, hit); /* finishes the write */
+    for (int i = 0; i < 10; i++) assert_int_equal(hit[i], 0);
+    StoreStats st;
+    store_stats(s, &st);
+    assert_int_equal(st.preds_written, 14);
+    assert_int_equal(st.cache_lookups, 10);
+    assert_int_equal(st.cache_hits, 0);                            /* not read yet */
+    assert_int_equal(store_put_start(s, b.recs + 4, 6), STORE_OK); /* reads the look-up first */
+    store_stats(s, &st);
+    assert_int_equal(st.cache_hits, 5);
+    assert_int_equal(store_cache_get_finish(s), 5); /* already finished: its result */
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(hit[i], i % 2 == 0);
+        if (i % 2 == 0) assert_memory_equal(&p[i], &a.recs[i].p_positive, sizeof(float));
+    }
+    assert_int_equal(store_put_finish(s), STORE_OK);
+    store_stats(s, &st);
+    assert_int_equal(st.preds_written, 20);
+    assert_int_equal(st.batches_failed, 0);
+    for (int i = 1; i < 10; i += 2) { /* b's texts, cached now */
+        key_len[i] = (size_t)store_cache_key(s, b.texts[i], b.text_len[i], keys[i], sizeof keys[i]);
+    }
+    store_cache_get_start(s, key_ptr, key_len, 10, p, hit);
+    store_flush(s);
+    assert_int_equal(store_cache_get_finish(s), 10);
+    store_free(s);
+}
+
+/* A write whose connection is lost before Redis ran it is sent again from the bytes
+ * encoded at the start: the caller may reuse its records' memory once
+ * store_put_start has returned (the worker decodes the next batch there). Redis is
+ * paused for writes, so the first attempt is never run; the store's connection is
+ * killed; the retry must write the original ids and texts. A look-up in flight
+ * across a lost connection is retried as well. */
+static void exchange_in_flight_survives_a_lost_connection(void **state) {
+    (void)state;
+    RedisStore *s = open_store(server.url, NULL, 16);
+    static Batch b;
+    batch_fill(&b, 8, 90);
+    for (int i = 0; i < 8; i++) {
+        b.recs[i].text = b.texts[i];
+        b.recs[i].text_len = b.text_len[i];
+    }
+    float p[1];
+    uint8_t hit[1];
+    assert_int_equal(store_cache_get(s, b.text_ptr, b.text_len, 1, p, hit), 0); /* a working connection */
+    StoreStats st;
+    redisContext *c = raw_connect(&server);
+    raw_ok(c, "CLIENT PAUSE 5000 WRITE");
+    assert_int_equal(store_put_start(s, b.recs, 8), STORE_OK);
+    for (int tries = 0; tries < 200; tries++) { /* the server holds the HSETs */
+        redisReply *r = raw(c, "CLIENT LIST");
+        int held = strstr(r->str, "cmd=hset") != NULL;
+        freeReplyObject(r);
+        if (held) break;
+        harness_sleep_ms(5);
+    }
+    long long killed = raw_int(c, "CLIENT KILL TYPE normal SKIPME yes");
+    raw_ok(c, "CLIENT UNPAUSE");
+    assert_true(killed >= 1);
+    assert_int_equal(raw_int(c, "EXISTS bz:pred:tweet-90-0"), 0); /* never run */
+    for (int i = 0; i < 8; i++) {                                 /* the caller reuses the memory */
+        memset(b.ids[i], 'X', b.recs[i].id_len);
+        memset(b.texts[i], 'Y', b.text_len[i]);
+    }
+    assert_int_equal(store_put_finish(s), STORE_OK);
+    store_stats(s, &st);
+    assert_int_equal(st.preds_written, 8);
+    assert_int_equal(st.batches_failed, 0);
+    for (int i = 0; i < 8; i++) {
+        redisReply *r = raw(c, "HGET bz:pred:tweet-90-%d text", i);
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        char want[64];
+        snprintf(want, sizeof want, "text 90 %d", i);
+        assert_string_equal(r->str, want);
+        freeReplyObject(r);
+    }
+    assert_int_equal(raw_int(c, "DBSIZE"), 2 * 8);
+
+    char key[STORE_CACHE_KEY_MAX + 1];
+    const char *key_ptr[1] = {key};
+    size_t key_len[1] = {(size_t)store_cache_key(s, "text 90 3", 9, key, sizeof key)};
+    store_cache_get_start(s, key_ptr, key_len, 1, p, hit);
+    assert_true(raw_int(c, "CLIENT KILL TYPE normal SKIPME yes") >= 1);
+    assert_int_equal(store_cache_get_finish(s), 1);
+    assert_memory_equal(&p[0], &b.recs[3].p_positive, sizeof(float));
+    redisFree(c);
+    store_free(s);
+}
+
 /* One batch is one round trip: the server reads each pipeline in a handful of socket
  * reads (a command-by-command client would cost one read per command), and runs every
  * command. Also for a batch larger than max_batch. */
@@ -865,6 +980,8 @@ int main(void) {
         cmocka_unit_test_setup(other_model_version_is_a_miss, flush_all),
         cmocka_unit_test_setup(cache_keys_made_once_match, flush_all),
         cmocka_unit_test_setup(put_in_two_halves, flush_all),
+        cmocka_unit_test_setup(lookup_and_write_interleaved, flush_all),
+        cmocka_unit_test_setup(exchange_in_flight_survives_a_lost_connection, flush_all),
         cmocka_unit_test_setup(one_round_trip_per_batch, flush_all),
         cmocka_unit_test_setup(reply_errors_are_counted_not_fatal, flush_all),
         cmocka_unit_test(stopped_then_restarted),

@@ -1,6 +1,7 @@
-/* test_pool.c — the micro-batcher (batch size, wait, flush, bounds, close) and the thread
- * pool over it with a trivial work function: every item processed exactly once, by
- * threads that each own their scratch. */
+/* test_pool.c — the micro-batcher (batch size, wait, flush, bounds, close, a pop that
+ * never waits) and the thread pool over it with a trivial work function: every item
+ * processed exactly once, by threads that each own their scratch, and a batch kept by
+ * the work finished by idle before the thread sleeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -149,6 +151,32 @@ static void flush_wakes_a_consumer_waiting_for_its_deadline(void **state) {
     batcher_free(b);
 }
 
+/* batcher_pop_ready takes what batcher_pop would, but never waits for it. */
+static void pop_ready_never_waits(void **state) {
+    (void)state;
+    Batcher *b = batcher_new(100, 8, 2000);
+    void *items[8];
+    double pushed[8];
+    int v[16];
+    assert_int_equal(batcher_pop_ready(b, items, pushed, 8), 0); /* empty */
+    for (int i = 0; i < 3; i++) assert_int_equal(batcher_push(b, &v[i]), 0);
+    double t0 = util_now_s();
+    assert_int_equal(batcher_pop_ready(b, items, pushed, 8), 0); /* partial, deadline ahead */
+    assert_true(util_now_s() - t0 < 0.5);
+    for (int i = 3; i < 10; i++) assert_int_equal(batcher_push(b, &v[i]), 0);
+    assert_int_equal(batcher_pop_ready(b, items, pushed, 8), 8); /* a full batch */
+    for (int i = 0; i < 8; i++) assert_ptr_equal(items[i], &v[i]);
+    assert_int_equal(batcher_pop_ready(b, items, pushed, 8), 0);
+    batcher_flush(b);
+    assert_int_equal(batcher_pop_ready(b, items, pushed, 8), 2); /* flushed */
+    assert_ptr_equal(items[0], &v[8]);
+    assert_int_equal(batcher_push(b, &v[10]), 0);
+    batcher_close(b);
+    assert_int_equal(batcher_pop_ready(b, items, pushed, 8), 1); /* closed: what is left */
+    assert_int_equal(batcher_pop_ready(b, items, pushed, 8), 0);
+    batcher_free(b);
+}
+
 /* ---- the pool ---------------------------------------------------------------------- */
 
 enum { NITEMS = 200000, NTHREADS = 4, MAXB = 32 };
@@ -202,7 +230,7 @@ static void pool_processes_every_item_exactly_once(void **state) {
     (void)state;
     PoolCheck *c = calloc(1, sizeof *c);
     Batcher *b = batcher_new(1024, MAXB, 2);
-    PoolWork w = {c, check_init, check_work, check_free};
+    PoolWork w = {c, check_init, check_work, NULL, check_free};
     Pool *p = pool_start(NTHREADS, MAXB, b, &w);
     for (intptr_t i = 0; i < NITEMS; i++)
         while (batcher_push(b, (void *)i) != 0) sched_yield(); /* full: the producer's choice is to retry */
@@ -224,7 +252,7 @@ static void trickle_waits_no_longer_than_the_batch_wait(void **state) {
     (void)state;
     PoolCheck *c = calloc(1, sizeof *c);
     Batcher *b = batcher_new(64, 16, 20);
-    PoolWork w = {c, check_init, check_work, check_free};
+    PoolWork w = {c, check_init, check_work, NULL, check_free};
     Pool *p = pool_start(2, 16, b, &w);
     for (intptr_t i = 0; i < 30; i++) { /* one tweet every 5 ms: batches never fill */
         assert_int_equal(batcher_push(b, (void *)i), 0);
@@ -241,6 +269,77 @@ static void trickle_waits_no_longer_than_the_batch_wait(void **state) {
     free(c);
 }
 
+/* A work that keeps its last batch, as the pipeline does (to overlap the next
+ * batch's I/O): the pool's idle must finish it before the thread sleeps. */
+typedef struct {
+    atomic_int seen[64];
+    atomic_int idles_with_held, frees_with_held;
+} HoldCheck;
+
+typedef struct {
+    void *held[16];
+    int nheld;
+} HoldScratch;
+
+static void *hold_init(void *ctx, int index) {
+    (void)ctx;
+    (void)index;
+    return calloc(1, sizeof(HoldScratch));
+}
+
+static void hold_finish(HoldCheck *c, HoldScratch *s) {
+    for (int i = 0; i < s->nheld; i++) atomic_fetch_add(&c->seen[(intptr_t)s->held[i]], 1);
+    s->nheld = 0;
+}
+
+static void hold_work(void *ctx, void *scratch, void **items, const double *pushed_s, int n) {
+    (void)pushed_s;
+    HoldScratch *s = scratch;
+    hold_finish(ctx, s); /* the one before, then keep this one */
+    memcpy(s->held, items, (size_t)n * sizeof *items);
+    s->nheld = n;
+}
+
+static void hold_idle(void *ctx, void *scratch) {
+    HoldCheck *c = ctx;
+    HoldScratch *s = scratch;
+    if (s->nheld) atomic_fetch_add(&c->idles_with_held, 1);
+    hold_finish(c, s);
+}
+
+static void hold_free(void *ctx, void *scratch) {
+    HoldCheck *c = ctx;
+    if (((HoldScratch *)scratch)->nheld) atomic_fetch_add(&c->frees_with_held, 1);
+    free(scratch);
+}
+
+static void idle_finishes_a_kept_batch_before_sleeping(void **state) {
+    (void)state;
+    HoldCheck *c = calloc(1, sizeof *c);
+    Batcher *b = batcher_new(64, 16, 5);
+    PoolWork w = {c, hold_init, hold_work, hold_idle, hold_free};
+    Pool *p = pool_start(1, 16, b, &w);
+    for (intptr_t i = 0; i < 40; i++) assert_int_equal(batcher_push(b, (void *)i), 0);
+    batcher_flush(b);
+    /* no more pushes and no close: the thread goes idle, and must not sit on a batch */
+    double t0 = util_now_s();
+    int done = 0;
+    while (!done && util_now_s() - t0 < 5.0) {
+        done = 1;
+        for (int i = 0; i < 40; i++) done &= atomic_load(&c->seen[i]) == 1;
+        if (!done) sleep_ms(1);
+    }
+    assert_true(done);
+    assert_true(atomic_load(&c->idles_with_held) >= 1);
+    assert_int_equal(batcher_push(b, (void *)(intptr_t)40), 0);
+    batcher_close(b);
+    pool_join(p);
+    for (int i = 0; i <= 40; i++) assert_int_equal(atomic_load(&c->seen[i]), 1);
+    assert_int_equal(atomic_load(&c->frees_with_held), 0);
+    batcher_free(b);
+    free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_batch_goes_at_once),
@@ -249,7 +348,9 @@ int main(void) {
         cmocka_unit_test(close_wakes_waiting_consumers),
         cmocka_unit_test(flush_releases_what_is_queued_and_nothing_later),
         cmocka_unit_test(flush_wakes_a_consumer_waiting_for_its_deadline),
+        cmocka_unit_test(pop_ready_never_waits),
         cmocka_unit_test(pool_processes_every_item_exactly_once),
+        cmocka_unit_test(idle_finishes_a_kept_batch_before_sleeping),
         cmocka_unit_test(trickle_waits_no_longer_than_the_batch_wait),
     };
     return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
