@@ -2,10 +2,11 @@
  * Kafka-protocol broker, the worker (shipped BiLSTM) and Redis, measured from the
  * outside by a producer and a consumer in this process. Printed as Markdown.
  *
- *   bench_e2e [throughput] [latency] [cache] [--half-rate N] [-X key=value]...
+ *   bench_e2e [throughput] [latency] [cache] [--tweets N] [--half-rate N] [-X key=value]...
  *                        (env: BUZZRADAR_SHARED_DATA, BUZZRADAR_BIN, BUZZRADAR_TOOLS)
  *
- * With no section named, all three run (`make bench`). --half-rate N: the second
+ * With no section named, all three run (`make bench`). --tweets N: the burst length
+ * (default: 8 s at the model-only rate, 5,000 to 50,000). --half-rate N: the second
  * latency load when the throughput is not measured in the same run (else half the
  * best steady rate). -X: a librdkafka property for every worker started (as
  * `buzzradar run -X`), to compare settings.
@@ -25,7 +26,9 @@
  *     of 64 like the worker's --batch-max);
  *  2. throughput of a burst pre-produced into the input topic, with --threads 1 and
  *     2: from the first to the last scored event seen (steady) and from the worker's
- *     start (includes model load and group join); done when every id was seen;
+ *     start (includes model load and group join); done when every id was seen; and
+ *     where the CPU went meanwhile: the worker's threads by name, the broker, redis-server,
+ *     this process, the idle time (/proc);
  *  3. latency at a fixed offered load (1,000 tweets/s, and half the measured maximum):
  *     produce call (the message's CreateTime is taken there too) -> arrival of the
  *     scored event at this consumer, on one monotonic clock, split into three hops
@@ -37,6 +40,7 @@
  *  4. cache effect: a stream where 30% of the texts repeat earlier ones, against the
  *     same length of unique texts; hits from the worker's final stats line and
  *     Redis INFO keyspace_hits. */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,16 +381,129 @@ static double thread_cpu_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* CPU time (user + system) of process pid so far, seconds; -1 when unreadable. */
-static double proc_cpu_s(pid_t pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+/* ---- where the CPU goes ---------------------------------------------------------------- */
+
+/* Reads a /proc stat file (of a process or a thread): its command name (between the
+ * parentheses, at most 15 characters) into comm when not NULL, and its CPU time (user +
+ * system) in clock ticks into *ticks. Returns 0, or -1 when unreadable (it has ended). */
+static int stat_read(const char *path, char *comm, size_t comm_len, unsigned long long *ticks) {
     char *st = harness_read_file(path, NULL);
-    const char *p = st ? strrchr(st, ')') : NULL; /* the command name may hold spaces */
+    const char *open = st ? strchr(st, '(') : NULL;
+    const char *close = st ? strrchr(st, ')') : NULL; /* the command name may hold spaces and ')' */
     unsigned long long ut = 0, stime = 0;
-    int ok = p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stime) == 2;
+    int ok = open && close > open &&
+             sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stime) == 2;
+    if (ok && comm) snprintf(comm, comm_len, "%.*s", (int)(close - open - 1), open + 1);
     free(st);
-    return ok ? (double)(ut + stime) / (double)sysconf(_SC_CLK_TCK) : -1;
+    *ticks = ut + stime;
+    return ok ? 0 : -1;
+}
+
+/* CPU ticks so far of process pid (0 when unreadable). */
+static unsigned long long proc_ticks(pid_t pid) {
+    char path[64];
+    unsigned long long t;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    return stat_read(path, NULL, 0, &t) ? 0 : t;
+}
+
+/* The machine's idle + iowait ticks so far, summed over its cores (/proc/stat). */
+static unsigned long long machine_idle_ticks(void) {
+    char *st = harness_read_file("/proc/stat", NULL);
+    unsigned long long idle = 0, iowait = 0;
+    if (st) sscanf(st, "cpu %*u %*u %*u %llu %llu", &idle, &iowait);
+    free(st);
+    return idle + iowait;
+}
+
+/* The worker's thread groups, by the names it gives its threads. */
+typedef enum { GROUP_INFER, GROUP_POLL, GROUP_RDK, GROUP_OTHER, GROUPS } ThreadGroup;
+
+#define SNAP_THREADS 256
+
+/* CPU ticks (user + system) so far of every process of a run, at one instant. */
+typedef struct {
+    int64_t t_us;
+    unsigned long long worker, broker, redis, bench; /* whole processes */
+    unsigned long long idle;                         /* the machine's (machine_idle_ticks) */
+    struct {
+        pid_t tid;
+        ThreadGroup group;
+        unsigned long long ticks;
+    } threads[SNAP_THREADS]; /* the worker's threads alive at that instant */
+    int nthreads;
+} CpuSnap;
+
+/* Where the CPU of a run's window went, seconds. */
+typedef struct {
+    double window_s;
+    double group_s[GROUPS]; /* GROUP_OTHER: the worker's total minus the named groups */
+    int group_threads[GROUPS];
+    double worker_s, broker_s, redis_s, bench_s, idle_s;
+} CpuSplit;
+
+static ThreadGroup thread_group(pid_t pid, pid_t tid, const char *comm) {
+    if (tid == pid) return GROUP_POLL; /* the main thread keeps the process name */
+    if (!strncmp(comm, "bz:infer", 8)) return GROUP_INFER;
+    if (!strncmp(comm, "rdk:", 4)) return GROUP_RDK;
+    return GROUP_OTHER;
+}
+
+/* Reads the ticks of the worker (every thread in /proc/PID/task), the broker, redis-server,
+ * this process and the machine's idle time into *s. */
+static void cpu_snap(const Bench *b, pid_t worker, CpuSnap *s) {
+    s->t_us = now_us();
+    s->worker = proc_ticks(worker);
+    s->broker = proc_ticks(b->broker.pid);
+    s->redis = proc_ticks(b->redis.pid);
+    s->bench = proc_ticks(getpid());
+    s->idle = machine_idle_ticks();
+    s->nthreads = 0;
+    char path[300], comm[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)worker);
+    DIR *dir = opendir(path);
+    for (struct dirent *e; dir && (e = readdir(dir)) && s->nthreads < SNAP_THREADS;) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        unsigned long long t;
+        if (tid <= 0) continue; /* "." and ".." */
+        snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)worker, (int)tid);
+        if (stat_read(path, comm, sizeof comm, &t)) continue; /* ended meanwhile */
+        s->threads[s->nthreads].tid = tid;
+        s->threads[s->nthreads].group = thread_group(worker, tid, comm);
+        s->threads[s->nthreads].ticks = t;
+        s->nthreads++;
+    }
+    if (dir) closedir(dir);
+}
+
+/* Seconds between two tick counts (0 when the second is not later: the process ended). */
+static double ticks_s(unsigned long long from, unsigned long long to) {
+    return to > from ? (double)(to - from) / (double)sysconf(_SC_CLK_TCK) : 0;
+}
+
+/* The CPU used between snapshots a and b. A thread counts from a (or from its start) to b;
+ * a thread that ended in between is in GROUP_OTHER through the worker's total. */
+static CpuSplit cpu_split(const CpuSnap *a, const CpuSnap *b) {
+    CpuSplit s = {.window_s = (b->t_us - a->t_us) / 1e6,
+                  .worker_s = ticks_s(a->worker, b->worker),
+                  .broker_s = ticks_s(a->broker, b->broker),
+                  .redis_s = ticks_s(a->redis, b->redis),
+                  .bench_s = ticks_s(a->bench, b->bench),
+                  .idle_s = ticks_s(a->idle, b->idle)};
+    double named = 0;
+    for (int i = 0; i < b->nthreads; i++) {
+        unsigned long long t0 = 0;
+        for (int j = 0; j < a->nthreads; j++)
+            if (a->threads[j].tid == b->threads[i].tid) t0 = a->threads[j].ticks;
+        ThreadGroup g = b->threads[i].group;
+        s.group_threads[g]++;
+        if (g != GROUP_OTHER) {
+            s.group_s[g] += ticks_s(t0, b->threads[i].ticks);
+            named += ticks_s(t0, b->threads[i].ticks);
+        }
+    }
+    s.group_s[GROUP_OTHER] = s.worker_s - named;
+    return s;
 }
 
 /* Model-only tweets/s on one thread, batches of MODEL_BATCH, over d's first rows; the
@@ -426,6 +543,8 @@ typedef struct {
     size_t seen;
     double steady_tps, wall_tps, wall_s;
     double cpu_s, cpu_tps; /* the worker's CPU time in the steady part, and tweets per CPU-second */
+    size_t window_seen;    /* ids first seen in the steady part (the CPU window) */
+    CpuSplit cpu;          /* where the CPU of the steady part went */
     long cache_hits, redis_hits;
 } BurstResult;
 
@@ -441,19 +560,22 @@ static int bench_burst(Bench *b, const Stream *s, int threads, BurstResult *r) {
         sink_close(&k);
         return -1;
     }
-    double cpu0 = -1;
+    CpuSnap snap0, snap1;
     size_t seen0 = 0;
-    while (k.distinct < s->n && now_us() - t0 < (int64_t)WAIT_MS * 1000) {
+    int64_t wait_us = (WAIT_MS + (int64_t)s->n) * 1000; /* + 1 ms a tweet for long runs */
+    while (k.distinct < s->n && now_us() - t0 < wait_us) {
         sink_poll(&k, 100);
-        if (cpu0 < 0 && k.distinct > 0) { /* the first scored events: model loaded, group joined */
-            cpu0 = proc_cpu_s(pid);
+        if (!seen0 && k.distinct > 0) { /* the first scored events: model loaded, group joined */
+            cpu_snap(b, pid, &snap0);
             seen0 = k.distinct;
         }
     }
-    double cpu1 = proc_cpu_s(pid);
-    if (cpu0 >= 0 && cpu1 > cpu0) {
-        r->cpu_s = cpu1 - cpu0;
-        r->cpu_tps = (double)(k.distinct - seen0) / r->cpu_s;
+    if (seen0) {
+        cpu_snap(b, pid, &snap1);
+        r->cpu = cpu_split(&snap0, &snap1);
+        r->cpu_s = r->cpu.worker_s;
+        r->window_seen = k.distinct - seen0;
+        if (r->cpu_s > 0) r->cpu_tps = r->window_seen / r->cpu_s;
     }
     r->seen = k.distinct;
     r->wall_s = (k.last_us - t0) / 1e6;
@@ -638,10 +760,51 @@ static void print_latency(const LatencyResult *l, int threads, const char *xprop
     printf(" %.1f |\n", l->mean_batch);
 }
 
+/* One row of a CPU split: threads (0: a process, no busy column), CPU-s, cores used,
+ * busy = CPU-s / (threads x window), share of every core over the window. */
+static void print_cpu_row(const char *where, int threads, double cpu_s, const CpuSplit *c, long cores) {
+    printf("| %s | ", where);
+    if (threads > 0)
+        printf("%d | %.2f | %.2f | %.0f%% |", threads, cpu_s, cpu_s / c->window_s,
+               100.0 * cpu_s / (threads * c->window_s));
+    else
+        printf("- | %.2f | %.2f | - |", cpu_s, cpu_s / c->window_s);
+    printf(" %.0f%% |\n", 100.0 * cpu_s / (cores * c->window_s));
+}
+
+/* The CPU split table of one throughput run: every thread group of the worker, the
+ * servers, the bench, and what is left of the machine's cores over the window. */
+static void print_cpu_split(const BurstResult *r, int threads) {
+    const CpuSplit *c = &r->cpu;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    printf(
+        "#### CPU split, --threads %d: steady part of %.2f s, %zu tweets scored in it (%.0f tweets/s)\n\n"
+        "From the first scored event seen to the last: /proc/PID/task/*/stat of the worker (threads "
+        "grouped by name), /proc/PID/stat of the other processes, /proc/stat for the idle time. Other "
+        "worker threads = the worker's total minus the named groups (bz:delivery, bz:services, unnamed "
+        "ones such as the HTTP server's, and threads that ended meanwhile). Threads: alive at the end.\n\n"
+        "| where | threads | CPU-s | cores (CPU-s / window) | busy (CPU-s / (threads x window)) | share of "
+        "%ld cores x window |\n| --- | ---: | ---: | ---: | ---: | ---: |\n",
+        threads, c->window_s, r->window_seen, r->window_seen / c->window_s, cores);
+    const char *groups[GROUPS] = {"inference (bz:infer*)", "poll loop (main thread)", "librdkafka (rdk:*)",
+                                  "other worker threads"};
+    for (int g = 0; g < GROUPS; g++) print_cpu_row(groups[g], c->group_threads[g], c->group_s[g], c, cores);
+    print_cpu_row("worker, all threads (the four above)", 0, c->worker_s, c, cores);
+    print_cpu_row("mock broker", 0, c->broker_s, c, cores);
+    print_cpu_row("redis-server", 0, c->redis_s, c, cores);
+    print_cpu_row("bench (consumer; the burst was produced before)", 0, c->bench_s, c, cores);
+    double rest = cores * c->window_s - (c->worker_s + c->broker_s + c->redis_s + c->bench_s);
+    print_cpu_row("idle or other processes = cores x window - the above", 0, rest, c, cores);
+    print_cpu_row("... of it really idle (/proc/stat idle + iowait)", 0, c->idle_s, c, cores);
+    print_cpu_row("... of it other processes on the machine", 0, rest - c->idle_s, c, cores);
+    printf("\n");
+}
+
 /* What to run (the bench's command line). */
 typedef struct {
     int throughput, latency, cache;
     double half_rate; /* the second latency load when the throughput is not measured (0: none) */
+    size_t tweets;    /* the burst length (0: BURST_SECS at the model-only rate, BURST_MIN..BURST_MAX) */
 } BenchPlan;
 
 static int bench_main(Bench *b, const Dataset *d, const BenchPlan *plan) {
@@ -650,9 +813,12 @@ static int bench_main(Bench *b, const Dataset *d, const BenchPlan *plan) {
     double model_cpu_tps;
     double model_tps = bench_model_only(b->model, d, &model_cpu_tps);
     if (model_tps <= 0) return 1;
-    size_t burst = (size_t)(model_tps * BURST_SECS);
-    if (burst < BURST_MIN) burst = BURST_MIN;
-    if (burst > BURST_MAX) burst = BURST_MAX;
+    size_t burst = plan->tweets;
+    if (!burst) {
+        burst = (size_t)(model_tps * BURST_SECS);
+        if (burst < BURST_MIN) burst = BURST_MIN;
+        if (burst > BURST_MAX) burst = BURST_MAX;
+    }
     if (burst > (size_t)d->n) burst = (size_t)d->n;
     int *rows = mallocCheck((size_t)d->n * sizeof(int));
     for (int i = 0; i < d->n; i++) rows[i] = i;
@@ -688,12 +854,17 @@ static int bench_main(Bench *b, const Dataset *d, const BenchPlan *plan) {
             "(model load, group join) to the last one. Per worker CPU-second = the ids scored in the steady "
             "part / the CPU time the whole worker process (every thread) used meanwhile "
             "(/proc/PID/stat): what the pipeline costs beside the model, whatever share of the cores it "
-            "got.\n\n",
+            "got. Model-only at the inference CPU = model-only tweets per CPU-second x the CPU-s of the "
+            "inference threads in the steady part / its length: what they would have scored at the model's "
+            "own speed with the CPU they got; steady well below it = they spend CPU beside the model, steady "
+            "near it but below model-only x threads = they did not get the cores (see the CPU split).\n\n",
             model_tps, MODEL_BATCH, d->n < MODEL_ROWS ? d->n : MODEL_ROWS, model_before, model_after,
             model_cpu_tps);
-        printf("| threads | tweets | scored seen | steady tweets/s | from start tweets/s (s) | model-only x "
-               "threads | ratio | worker CPU-s | per worker CPU-second | vs model-only per CPU-second |\n"
-               "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        printf(
+            "| threads | tweets | scored seen | steady tweets/s | from start tweets/s (s) | model-only x "
+            "threads | ratio | model-only at the inference CPU | worker CPU-s | per worker CPU-second | vs "
+            "model-only per CPU-second |\n"
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         best = 0;
         for (int threads = 1; threads <= 2; threads++) {
             const BurstResult r = runs[threads - 1];
@@ -701,14 +872,20 @@ static int bench_main(Bench *b, const Dataset *d, const BenchPlan *plan) {
                 printf("| %d | run failed |\n", threads);
                 continue;
             }
-            printf("| %d | %zu | %zu | %.0f | %.0f (%.1f s) | %.0f | %.0f%% | %.2f | %.0f | %.0f%% |\n",
-                   threads, plain.n, r.seen, r.steady_tps, r.wall_tps, r.wall_s, model_tps * threads,
-                   100.0 * r.steady_tps / (model_tps * threads), r.cpu_s, r.cpu_tps,
-                   100.0 * r.cpu_tps / model_cpu_tps);
+            double at_infer_cpu =
+                r.cpu.window_s > 0 ? model_cpu_tps * r.cpu.group_s[GROUP_INFER] / r.cpu.window_s : 0;
+            printf(
+                "| %d | %zu | %zu | %.0f | %.0f (%.1f s) | %.0f | %.0f%% | %.0f | %.2f | %.0f | %.0f%% |\n",
+                threads, plain.n, r.seen, r.steady_tps, r.wall_tps, r.wall_s, model_tps * threads,
+                100.0 * r.steady_tps / (model_tps * threads), at_infer_cpu, r.cpu_s, r.cpu_tps,
+                100.0 * r.cpu_tps / model_cpu_tps);
             fflush(stdout);
             if (r.steady_tps > best) best = r.steady_tps;
         }
         printf("\n");
+        for (int threads = 1; threads <= 2; threads++)
+            if (ok[threads - 1] && runs[threads - 1].cpu.window_s > 0)
+                print_cpu_split(&runs[threads - 1], threads);
     }
 
     if (plan->latency) {
@@ -812,12 +989,16 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--half-rate") && v) {
             plan.half_rate = atof(v);
             i++;
+        } else if (!strcmp(a, "--tweets") && v && atol(v) > 0) {
+            plan.tweets = (size_t)atol(v);
+            i++;
         } else if (!strcmp(a, "-X") && v && b.nx < BENCH_MAX_X) {
             b.x[b.nx++] = v;
             i++;
         } else {
             fprintf(stderr,
-                    "usage: bench_e2e [throughput] [latency] [cache] [--half-rate N] [-X key=value]...\n");
+                    "usage: bench_e2e [throughput] [latency] [cache] [--tweets N] [--half-rate N] [-X "
+                    "key=value]...\n");
             return 2;
         }
     }
@@ -837,7 +1018,8 @@ int main(int argc, char **argv) {
         printf("- bench_e2e: skipped (%s)\n", err);
         return 0;
     }
-    if (d.n > BURST_MAX + 1000) d.n = BURST_MAX + 1000; /* a prefix view of the same arrays */
+    size_t rows_max = (plan.tweets > BURST_MAX ? plan.tweets : BURST_MAX) + 1000;
+    if ((size_t)d.n > rows_max) d.n = (int)rows_max; /* a prefix view of the same arrays */
     char build[4096], tools[4200], bin[4200], model[4200];
     bench_build_dir(build, sizeof build);
     snprintf(tools, sizeof tools, "%s/tools", build);
