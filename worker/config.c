@@ -355,8 +355,11 @@ static const KafkaDefault kafka_defaults[] = {
     {KAFKA_CONSUMER, "auto.offset.reset", "earliest"}, /* a new group reads what is already there */
     {KAFKA_CONSUMER, "enable.partition.eof", "false"},
     {KAFKA_CONSUMER, "enable.auto.commit", "true"}, /* commits what the pipeline stored */
-    {KAFKA_CONSUMER, "fetch.wait.max.ms", "10"},    /* a quiet stream is not held back 500 ms */
-    {KAFKA_PRODUCER, "message.timeout.ms", "0"},    /* retry until delivered: no loss */
+    /* after a crash, what was scored since the last commit is scored again: 1 s of
+     * work rather than librdkafka's 5 s */
+    {KAFKA_CONSUMER, "auto.commit.interval.ms", "1000"},
+    {KAFKA_CONSUMER, "fetch.wait.max.ms", "10"}, /* a quiet stream is not held back 500 ms */
+    {KAFKA_PRODUCER, "message.timeout.ms", "0"}, /* retry until delivered: no loss */
     {KAFKA_PRODUCER, "linger.ms", "1"},
 };
 

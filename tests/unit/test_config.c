@@ -157,6 +157,9 @@ static void kafka_properties_pass_through(void **state) {
     n = sizeof v;
     assert_int_equal(rd_kafka_conf_get(k, "auto.offset.reset", v, &n), RD_KAFKA_CONF_OK);
     assert_string_equal(v, "largest"); /* librdkafka's name for latest */
+    n = sizeof v;
+    assert_int_equal(rd_kafka_conf_get(k, "auto.commit.interval.ms", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "1000"); /* a crash re-scores about a second of work, not 5 s */
     rd_kafka_conf_destroy(k);
     config_free(&c);
 
