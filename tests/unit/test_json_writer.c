@@ -216,12 +216,12 @@ static void ints_match_printf(void **state) {
     check_int(INT64_MIN + 1);
     check_int(INT64_MAX);
     check_int(0);
-    int64_t p = 1;
-    for (int k = 0; k < 19; k++, p *= 10) {
+    for (int64_t p = 1;; p *= 10) { /* 10^k +- 1 up to 10^18 */
         for (int64_t dv = -1; dv <= 1; dv++) {
             check_int(p + dv);
             check_int(-(p + dv));
         }
+        if (p > INT64_MAX / 10) break;
     }
     Rng r;
     rng_seed(&r, 3);
