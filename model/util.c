@@ -91,7 +91,40 @@ int64_t util_wall_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Writes v as exactly `width` decimal digits (zero-padded) ending at end[-1]. */
+static void put_digits(char *end, unsigned v, int width) {
+    for (int i = 0; i < width; i++, v /= 10) *--end = (char)('0' + v % 10);
+}
+
+/* Milliseconds of 10000-01-01T00:00:00Z: the fast path below prints 4-digit years. */
+#define RFC3339_FAST_END_MS 253402300800000LL
+
 char *util_rfc3339(int64_t ms, char *buf, size_t len) {
+    if (ms >= 0 && ms < RFC3339_FAST_END_MS && len >= 25) {
+        /* Proleptic Gregorian date of a day count (H. Hinnant's civil_from_days,
+         * for days >= 0): the year starts on March 1 so that leap days come last. */
+        int64_t days = ms / 86400000;
+        unsigned in_day = (unsigned)(ms % 86400000);
+        int64_t z = days + 719468; /* days since 0000-03-01 */
+        int64_t era = z / 146097;
+        unsigned doe = (unsigned)(z - era * 146097);                          /* [0, 146096] */
+        unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+        unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+        unsigned mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+        unsigned day = doy - (153 * mp + 2) / 5 + 1;
+        unsigned month = mp < 10 ? mp + 3 : mp - 9;
+        unsigned year = (unsigned)(era * 400) + yoe + (month <= 2);
+        memcpy(buf, "0000-00-00T00:00:00.000Z", 25);
+        put_digits(buf + 4, year, 4);
+        put_digits(buf + 7, month, 2);
+        put_digits(buf + 10, day, 2);
+        put_digits(buf + 13, in_day / 3600000, 2);
+        put_digits(buf + 16, in_day / 60000 % 60, 2);
+        put_digits(buf + 19, in_day / 1000 % 60, 2);
+        put_digits(buf + 23, in_day % 1000, 3);
+        return buf;
+    }
+    /* before 1970, from year 10000 on, or a short buffer: the C library */
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
