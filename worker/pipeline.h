@@ -2,8 +2,10 @@
  * inference threads, Kafka out, with at-least-once delivery and nothing lost.
  *
  *   poll thread        consumer_poll -> offsets_begin -> batcher_push
- *   inference threads  batcher_pop -> tweet_decode -> [hooks.before] -> model ->
- *                      [hooks.after] -> producer_scored (invalid: producer_dead_letter)
+ *   inference threads  batcher_pop -> tweet_decode (invalid: producer_dead_letter) ->
+ *                      tokenise -> then the batch before it: [hooks.before] ->
+ *                      [hooks.lookahead: this batch] -> model -> [hooks.after] ->
+ *                      producer_scored; with nothing ready: score it, [hooks.idle]
  *   delivery thread    producer_poll -> delivery report -> offsets_done
  *   poll thread        offsets_collect -> consumer_store (auto-commit commits it)
  *
@@ -59,7 +61,10 @@ typedef struct {
  * it scores the current one, so that a hook can start the next batch's I/O while the
  * model runs. Per batch, in this order: before_score(batch); lookahead(next batch)
  * when one is prepared; the model; after_score(batch); the scored events are
- * produced; after_send(batch). idle() when the thread has nothing more to score. */
+ * produced; after_send(batch). idle() when the thread has nothing more to score.
+ * A lookahead(next, n) is always followed, on the same thread and before any other
+ * batch, by before_score(next, n): the same array, its memory unchanged until that
+ * batch's after_send. */
 typedef struct {
     void *ctx;
     void *(*thread_init)(void *ctx, int thread_index); /* may be NULL */

@@ -139,7 +139,10 @@ static void store_before(void *ctx, void *state, PipelineTweet *tweets, int n) {
     if (k >= 0) {
         hits = store_cache_get_finish(t->store);
     } else {
-        k = t->slot[0].started ? 1 : 0; /* never the slot of a look-up in flight */
+        /* no look-up was sent ahead for this batch (the first one, or after idle):
+         * whatever one another slot holds is stale */
+        k = 0;
+        t->slot[1].started = 0;
         keys_make(t, k, tweets, n);
         hits =
             store_cache_get_keys(t->store, t->slot[k].keys, t->slot[k].lens, n, t->slot[k].p, t->slot[k].hit);
@@ -189,7 +192,8 @@ static void store_after(void *ctx, void *state, const PipelineTweet *tweets, int
                                    .text = tw->text, /* raw: what `feedback export` gives `train` */
                                    .text_len = tw->text_len};
     }
-    /* its replies are read by the next exchange: the next batch's look-up, or idle */
+    /* its replies are read by the next exchange: the next batch's look-up, the next
+     * store_after's flush, or idle */
     store_put_start(t->store, t->recs, n);
 }
 

@@ -18,8 +18,9 @@ typedef struct {
      * `idle` is set, work may keep its last batch unfinished, to overlap its waits
      * with the next batch. */
     void (*work)(void *ctx, void *scratch, void **items, const double *pushed_s, int n);
-    /* Called whenever no batch is ready, before the thread sleeps, and before
-     * thread_free: finishes what work kept. May be NULL. */
+    /* Called whenever no batch is ready (also when work kept nothing), before the
+     * thread sleeps and so before thread_free: finishes what work kept. A batch may
+     * become ready just after it. May be NULL. */
     void (*idle)(void *ctx, void *scratch);
     /* Called once on each thread after its last batch. May be NULL. */
     void (*thread_free)(void *ctx, void *scratch);

@@ -19,7 +19,7 @@
  * written without a text (older workers, or a record with text NULL) reads back with an
  * empty text: the field is optional.
  *
- * Use from the pipeline, once per batch:
+ * Use, once per batch:
  *
  *     store_cache_get(s, texts, lens, n, p, hit);   // before inference: skip hits
  *     ... score the misses ...
@@ -27,7 +27,8 @@
  *
  * or, to hash each text once per batch instead of twice: make its key with
  * store_cache_key(), look up with store_cache_get_keys() and hand the same key to
- * store_put() in StoreRecord.cache_key.
+ * store_put() in StoreRecord.cache_key. The pipeline also overlaps both round trips
+ * with its own work: see "one exchange in flight" below.
  *
  * Failure contract: when Redis is unavailable every call returns
  * STORE_UNAVAILABLE quickly — at once while the connection backs off, otherwise within
@@ -158,10 +159,11 @@ int store_put(RedisStore *s, const StoreRecord *recs, int n);
 /* store_put in two halves, so the caller can work while Redis runs the writes:
  * store_put_start sends them without waiting for the replies, store_put_finish reads
  * the replies (a connection lost on the way: the batch is sent once more and waited
- * for) and returns what store_put would have. recs and the memory its pointers name
- * must stay valid until the replies are read. store_put_start returns
- * STORE_UNAVAILABLE when nothing could be sent (the records are then counted
- * dropped), else STORE_OK.
+ * for) and returns what store_put would have. The records are encoded at once: the
+ * strings they name may be reused when store_put_start returns (a retry sends the
+ * same bytes again), but the recs[] array itself must stay valid until the replies
+ * are read. store_put_start returns STORE_UNAVAILABLE when nothing could be sent
+ * (the records are counted dropped when the exchange is finished), else STORE_OK.
  *
  * One exchange in flight: a started write or look-up is finished (its replies read,
  * its counters added) by the next call on s of any kind — another start,

@@ -52,7 +52,9 @@ int worker_metrics_init(WorkerMetrics *m, PromRegistry *r, char *err, size_t err
                                               "Human corrections consumed, by comparison result.", "result",
                                               wm_feedback_results, WM_FEEDBACK_COUNT);
     m->inference_seconds =
-        prom_histogram_register(r, "buzzradar_inference_seconds", "Duration of one batched forward pass.",
+        prom_histogram_register(r, "buzzradar_inference_seconds",
+                                "Duration of one batch from its cache look-up's answer to its scores: the "
+                                "forward pass, and the next batch's look-up being sent.",
                                 wm_latency_bounds, WM_N(wm_latency_bounds), NULL, NULL, 0);
     m->end_to_end_seconds =
         prom_histogram_register(r, "buzzradar_end_to_end_seconds",

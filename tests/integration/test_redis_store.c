@@ -576,8 +576,9 @@ static void lookup_and_write_interleaved(void **state) {
  * encoded at the start: the caller may reuse its records' memory once
  * store_put_start has returned (the worker decodes the next batch there). Redis is
  * paused for writes, so the first attempt is never run; the store's connection is
- * killed; the retry must write the original ids and texts. A look-up in flight
- * across a lost connection is retried as well. */
+ * killed; the retry must write the original ids and texts. A look-up whose
+ * connection is killed after it was sent still gives its results (read before the
+ * close, or sent again). */
 static void exchange_in_flight_survives_a_lost_connection(void **state) {
     (void)state;
     RedisStore *s = open_store(server.url, NULL, 16);
