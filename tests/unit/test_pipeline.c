@@ -2,7 +2,8 @@
  * (librdkafka's mock, over localhost TCP): every tweet scored once with the model's
  * own probability, every malformed kind dead-lettered with its reason while the
  * tweets around it are scored, offsets committed so that a restart re-scores
- * nothing, hooks around the model (a cache hit skips it), a lone tweet scored
+ * nothing, hooks around the model (a cache hit skips it), each lookahead paired with
+ * the next batch's before_score (a look-up sent ahead is answered), a lone tweet scored
  * without waiting for a batch to fill, in-flight work bounded,
  * and a rebalance between two members losing nothing.
  *
@@ -499,6 +500,275 @@ static void hooks_see_every_batch_and_cache_hits_skip_the_model(void **state) {
     env_stop(&e);
 }
 
+/* ---- the lookahead contract (pipeline.h) --------------------------------------------
+ * Under load a thread calls, per batch: before_score(cur); lookahead(next); the model;
+ * after_score(cur); after_send(cur); and idle() once nothing is left. LookThread
+ * records one thread's calls and checks that order, the pairing of every lookahead
+ * with the next before_score (same array, same n, same ids) and that the batch's
+ * memory is unchanged until its after_send. Like pipeline_store it is also a cache:
+ * it answers at lookahead for every third tweet (a p made from the id) and applies
+ * that answer at the batch's before_score. Violations are recorded, not asserted: the
+ * hooks run on the pipeline's threads, the main thread asserts. */
+#define LOOK_N      400
+#define LOOK_BATCH  8
+#define LOOK_ID_MAX 16
+
+typedef enum { LOOK_NONE, LOOK_BEFORE, LOOK_AHEAD, LOOK_AFTER, LOOK_SENT, LOOK_IDLE } LookEvent;
+static const char *const look_names[] = {"nothing",     "before_score", "lookahead",
+                                         "after_score", "after_send",   "idle"};
+
+typedef struct {
+    atomic_int inits, lookaheads, idles, violations;
+    pthread_mutex_t mu; /* guards first_violation */
+    char first_violation[256];
+    /* per tweet number (each tweet is in one thread's batch at a time; read after the
+     * pipeline's threads were joined) */
+    uint8_t before_seen[LOOK_N]; /* before_score calls that had it */
+    uint8_t looked[LOOK_N];      /* its batch was looked ahead */
+} LookCheck;
+
+typedef struct {
+    LookEvent last;           /* this thread's previous call */
+    const PipelineTweet *cur; /* between before_score and after_send; NULL: none */
+    int cur_n;
+    char cur_ids[LOOK_BATCH][LOOK_ID_MAX];
+    const PipelineTweet *next; /* looked ahead, its before_score not come yet; NULL: none */
+    int next_n;
+    char next_ids[LOOK_BATCH][LOOK_ID_MAX];
+    uint8_t next_hit[LOOK_BATCH]; /* the fake cache's answer for next */
+    float next_p[LOOK_BATCH];
+} LookThread;
+
+static void look_violation(LookCheck *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void look_violation(LookCheck *h, const char *fmt, ...) {
+    pthread_mutex_lock(&h->mu);
+    if (atomic_fetch_add(&h->violations, 1) == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(h->first_violation, sizeof h->first_violation, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* The number of a tweet id "a<k>" (0 <= k < LOOK_N), or -1. */
+static int look_number(const PipelineTweet *t) {
+    if (t->id_len < 2 || t->id_len >= LOOK_ID_MAX || t->id[0] != 'a') return -1;
+    int k = atoi(t->id + 1);
+    return k >= 0 && k < LOOK_N ? k : -1;
+}
+
+/* The fake cache's p for tweet k (k % 3 == 0 only): exact in a float, unlike the
+ * model's. */
+static float look_fake_p(int k) { return 0.0625f + (float)(k % 97) / 128.0f; }
+
+/* Copies the ids of tweets[0..n) into ids; 0, or -1 when one is not a test id. */
+static int look_copy_ids(char ids[][LOOK_ID_MAX], const PipelineTweet *t, int n) {
+    for (int i = 0; i < n; i++) {
+        if (look_number(&t[i]) < 0) return -1;
+        memcpy(ids[i], t[i].id, t[i].id_len + 1);
+    }
+    return 0;
+}
+
+/* The first tweet of t[0..n) whose id is not ids[i], or -1. */
+static int look_changed(char ids[][LOOK_ID_MAX], const PipelineTweet *t, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(ids[i], t[i].id)) return i;
+    return -1;
+}
+
+static void *look_init(void *ctx, int index) {
+    (void)index;
+    LookCheck *h = ctx;
+    atomic_fetch_add(&h->inits, 1);
+    return callocCheck(1, sizeof(LookThread));
+}
+
+static void look_lookahead(void *ctx, void *state, const PipelineTweet *next, int n) {
+    LookCheck *h = ctx;
+    LookThread *t = state;
+    atomic_fetch_add(&h->lookaheads, 1);
+    if (t->last != LOOK_BEFORE || !t->cur)
+        look_violation(h, "lookahead after %s, not between before_score and the model", look_names[t->last]);
+    if (t->next) look_violation(h, "lookahead while the previous one's before_score has not come");
+    if (next == t->cur) look_violation(h, "lookahead of the batch being scored");
+    t->last = LOOK_AHEAD;
+    t->next = NULL;
+    if (n < 1 || n > LOOK_BATCH || look_copy_ids(t->next_ids, next, n)) {
+        look_violation(h, "lookahead of %d tweets, or not of the test's", n);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!next[i].key) look_violation(h, "lookahead tweet %s without its key", next[i].id);
+        int k = look_number(&next[i]);
+        t->next_hit[i] = k % 3 == 0;
+        t->next_p[i] = look_fake_p(k);
+    }
+    t->next = next;
+    t->next_n = n;
+}
+
+static void look_before(void *ctx, void *state, PipelineTweet *tw, int n) {
+    LookCheck *h = ctx;
+    LookThread *t = state;
+    if (t->cur) look_violation(h, "before_score while the previous batch was not sent");
+    if (n < 1 || n > LOOK_BATCH || look_copy_ids(t->cur_ids, tw, n)) {
+        look_violation(h, "before_score of %d tweets, or not of the test's", n);
+        t->cur = NULL;
+        t->next = NULL;
+        return;
+    }
+    int looked = 0;
+    if (t->next) {
+        int changed = -1;
+        if (tw != t->next || n != t->next_n)
+            look_violation(h, "before_score(%p, %d) after lookahead(%p, %d)", (void *)tw, n,
+                           (const void *)t->next, t->next_n);
+        else if ((changed = look_changed(t->next_ids, tw, n)) >= 0)
+            look_violation(h, "tweet %d was %s at lookahead, %s at before_score", changed,
+                           t->next_ids[changed], tw[changed].id);
+        else
+            looked = 1;
+    }
+    for (int i = 0; i < n; i++) {
+        int k = look_number(&tw[i]);
+        h->before_seen[k]++;
+        h->looked[k] = (uint8_t)looked;
+        if (looked && t->next_hit[i]) { /* the answer of the look-up sent ahead */
+            tw[i].cached = 1;
+            tw[i].p_positive = t->next_p[i];
+        }
+    }
+    t->next = NULL;
+    t->cur = tw;
+    t->cur_n = n;
+    t->last = LOOK_BEFORE;
+}
+
+static void look_after(void *ctx, void *state, const PipelineTweet *tw, int n) {
+    LookCheck *h = ctx;
+    LookThread *t = state;
+    if (tw != t->cur || n != t->cur_n || (t->last != LOOK_BEFORE && t->last != LOOK_AHEAD))
+        look_violation(h, "after_score of another batch, or not after before_score/lookahead");
+    t->last = LOOK_AFTER;
+}
+
+static void look_after_send(void *ctx, void *state, const PipelineTweet *tw, int n) {
+    LookCheck *h = ctx;
+    LookThread *t = state;
+    int changed;
+    if (tw != t->cur || n != t->cur_n || t->last != LOOK_AFTER)
+        look_violation(h, "after_send of another batch, or not after after_score");
+    else if ((changed = look_changed(t->cur_ids, tw, n)) >= 0)
+        look_violation(h, "tweet %d was %s at before_score, %s at after_send", changed, t->cur_ids[changed],
+                       tw[changed].id);
+    t->cur = NULL;
+    t->last = LOOK_SENT;
+}
+
+static void look_idle(void *ctx, void *state) {
+    LookCheck *h = ctx;
+    LookThread *t = state;
+    atomic_fetch_add(&h->idles, 1);
+    if (t->cur) look_violation(h, "idle in the middle of a batch");
+    if (t->next) look_violation(h, "idle with a looked-ahead batch not scored");
+    t->last = LOOK_IDLE;
+}
+
+static void look_free(void *ctx, void *state) {
+    LookCheck *h = ctx;
+    LookThread *t = state;
+    if (t->last != LOOK_IDLE)
+        look_violation(h, "the thread's last call was %s, not idle", look_names[t->last]);
+    free(t);
+}
+
+static void lookahead_pairs_with_the_next_before_score(void **state) {
+    (void)state;
+    if (!model) skip();
+    Env e;
+    char batch[16];
+    snprintf(batch, sizeof batch, "%d", LOOK_BATCH);
+    const char *extra[] = {"--threads", "1", "--batch-max", batch, NULL};
+    env_start(&e, "g-look", extra);
+    static char *values[LOOK_N];
+    for (int i = 0; i < LOOK_N; i++) {
+        char buf[160];
+        snprintf(buf, sizeof buf, "{\"id\":\"a%d\",\"text\":\"%s #%d\"}", i, phrases[i % 5], i);
+        values[i] = strdup(buf);
+    }
+    /* all of it before the worker starts: batches are ready back to back */
+    produce(e.bootstrap, "tweets.raw", (const char *const *)values, NULL, LOOK_N);
+    LookCheck h = {0};
+    pthread_mutex_init(&h.mu, NULL);
+    PipelineHooks hooks = {.ctx = &h,
+                           .thread_init = look_init,
+                           .thread_free = look_free,
+                           .before_score = look_before,
+                           .lookahead = look_lookahead,
+                           .idle = look_idle,
+                           .after_score = look_after,
+                           .after_send = look_after_send};
+    Runner r;
+    runner_start(&r, &e, &hooks, 1);
+    wait_acknowledged(&r, LOOK_N, 60);
+    PipelineStats s;
+    pipeline_stats(r.p, &s);
+    assert_int_equal(runner_stop(&r), 0);
+
+    if (atomic_load(&h.violations))
+        fail_msg("%d contract violations, the first: %s", atomic_load(&h.violations), h.first_violation);
+    assert_int_equal(atomic_load(&h.inits), 1);
+    assert_true(atomic_load(&h.idles) > 0); /* and the last call of the thread (look_free) */
+    int looked = 0, hits = 0;
+    for (int k = 0; k < LOOK_N; k++) {
+        assert_int_equal(h.before_seen[k], 1);
+        looked += h.looked[k];
+        hits += h.looked[k] && k % 3 == 0;
+    }
+    printf("%d lookaheads, %d idles, %llu batches; %d of %d tweets looked ahead\n",
+           atomic_load(&h.lookaheads), atomic_load(&h.idles), (unsigned long long)s.batches, looked, LOOK_N);
+    /* a burst: batches were ready back to back, so most were looked ahead (all but
+     * the first when the poll thread keeps ahead; at least a few on a busy machine) */
+    assert_true(atomic_load(&h.lookaheads) >= 5);
+    assert_true(looked >= 5 * LOOK_BATCH);
+    assert_int_equal(s.scored, LOOK_N);
+    assert_int_equal(s.cache_hits, hits);
+
+    assert_int_equal(topic_count(e.bootstrap, "tweets.scored"), LOOK_N);
+    static Out out[LOOK_N];
+    int n = consume(e.bootstrap, "tweets.scored", out, LOOK_N, LOOK_N, 20);
+    assert_int_equal(n, LOOK_N);
+    static uint8_t seen[LOOK_N];
+    int fake = 0;
+    for (int i = 0; i < n; i++) {
+        cJSON *o = cJSON_Parse(out[i].value);
+        assert_non_null(o);
+        const char *id = cJSON_GetObjectItem(o, "id")->valuestring;
+        assert_true(id[0] == 'a');
+        int k = atoi(id + 1);
+        assert_true(k >= 0 && k < LOOK_N);
+        assert_int_equal(seen[k]++, 0); /* scored exactly once */
+        double p = cJSON_GetObjectItem(o, "p_positive")->valuedouble;
+        if (h.looked[k] && k % 3 == 0) {
+            fake++;
+            if (p != classifier_round_p(look_fake_p(k)))
+                fail_msg("tweet %s: p %.6f, not the looked-up %.6f", id, p,
+                         classifier_round_p(look_fake_p(k)));
+        } else {
+            const char *text = cJSON_GetObjectItem(o, "text")->valuestring;
+            if (p != reference_p(text)) fail_msg("tweet %s: p %.6f, not the model's", id, p);
+        }
+        cJSON_Delete(o);
+    }
+    assert_int_equal(fake, hits);
+    outs_free(out, n);
+    for (int i = 0; i < LOOK_N; i++) free(values[i]);
+    pthread_mutex_destroy(&h.mu);
+    env_stop(&e);
+}
+
 /* A tweet alone is scored at once, not after --batch-wait-ms: the poll thread flushes
  * the batcher once it has pushed what the consumer fetched. With a batch wait of 10 s,
  * each of five tweets produced one at a time must be acknowledged well before it. */
@@ -687,6 +957,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scores_every_tweet_once_and_dead_letters_the_bad),
         cmocka_unit_test(hooks_see_every_batch_and_cache_hits_skip_the_model),
+        cmocka_unit_test(lookahead_pairs_with_the_next_before_score),
         cmocka_unit_test(a_lone_tweet_does_not_wait_for_company),
         cmocka_unit_test(backpressure_bounds_in_flight_work),
         cmocka_unit_test(rebalance_between_two_members_loses_nothing),
