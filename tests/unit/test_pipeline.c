@@ -746,9 +746,8 @@ static void lookahead_pairs_with_the_next_before_score(void **state) {
         cJSON *o = cJSON_Parse(out[i].value);
         assert_non_null(o);
         const char *id = cJSON_GetObjectItem(o, "id")->valuestring;
-        assert_true(id[0] == 'a');
-        int k = atoi(id + 1);
-        assert_true(k >= 0 && k < LOOK_N);
+        int k = id[0] == 'a' ? atoi(id + 1) : -1;
+        if (k < 0 || k >= LOOK_N) fail_msg("a scored event of tweet %s, not of the burst", id);
         assert_int_equal(seen[k]++, 0); /* scored exactly once */
         double p = cJSON_GetObjectItem(o, "p_positive")->valuedouble;
         if (h.looked[k] && k % 3 == 0) {
