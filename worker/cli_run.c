@@ -16,6 +16,7 @@
 #include "model/classifier.h"
 #include "worker/cli.h"
 #include "worker/config.h"
+#include "worker/cpus.h"
 #include "worker/embedded.h"
 #include "worker/log.h"
 #include "worker/model_path.h"
@@ -87,6 +88,28 @@ static int announce_bootstrap(const WorkerConfig *cfg, const char *bootstrap) {
     return 0;
 }
 
+/* With --inference-cpus, restricts this thread, and so every thread started after it
+ * (librdkafka's, the delivery, services and HTTP threads, the embedded cluster's),
+ * to the other CPUs; the inference threads pin themselves (pipeline.c). Logs what it
+ * did; a refusal is a warning, not an error. */
+static void keep_off_inference_cpus(const WorkerConfig *cfg) {
+    if (!cfg->inference_cpus || !*cfg->inference_cpus) return;
+    CpuList cpus;
+    char err[256], list[128];
+    if (cpus_parse(cfg->inference_cpus, &cpus, err, sizeof err)) return; /* checked by config_parse */
+    cpus_format(&cpus, list, sizeof list);
+    const char *kv[] = {"inference_cpus", list, NULL};
+    int rc = cpus_avoid(&cpus, err, sizeof err);
+    if (rc < 0)
+        log_event(LOG_WARN, "cpus_not_set", kv, "%s", err);
+    else if (rc == 1)
+        log_event(LOG_INFO, "cpus_set", kv,
+                  "inference threads pinned to CPUs %s, which are all this process may use", list);
+    else
+        log_event(LOG_INFO, "cpus_set", kv,
+                  "inference threads pinned to CPUs %s; the other threads kept off them", list);
+}
+
 int cli_run(int argc, char **argv) {
     WorkerConfig cfg;
     char err[512];
@@ -101,6 +124,7 @@ int cli_run(int argc, char **argv) {
     }
     log_setup(cfg.log_format, cfg.log_level);
     install_signal_handlers();
+    keep_off_inference_cpus(&cfg);
 
     int status = 1;
     Embedded *embedded = NULL;

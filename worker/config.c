@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "model/util.h"
+#include "worker/cpus.h"
 #include "worker/monitor.h"
 
 typedef enum { OPT_STR, OPT_INT, OPT_FLAG, OPT_LOG_FORMAT, OPT_LOG_LEVEL } OptKind;
@@ -45,6 +46,9 @@ static const Option options[] = {
     {"model", "BUZZRADAR_MODEL", OPT_STR, F(model), 0, 0, "FILE",
      "model file (default model/pretrained/bilstm.model)"},
     {"threads", "BUZZRADAR_THREADS", OPT_INT, F(threads), 1, 256, "N", "inference threads"},
+    {"inference-cpus", "BUZZRADAR_INFERENCE_CPUS", OPT_STR, F(inference_cpus), 0, 0, "LIST",
+     "pin inference thread i to the i-th CPU of LIST (e.g. 1 or 2-7; round robin) and keep the worker's "
+     "other threads off those CPUs"},
     {"batch-max", "BUZZRADAR_BATCH_MAX", OPT_INT, F(batch_max), 1, 4096, "N", "tweets per model batch"},
     {"batch-wait-ms", "BUZZRADAR_BATCH_WAIT_MS", OPT_INT, F(batch_wait_ms), 0, 10000, "MS",
      "longest wait for a batch to fill"},
@@ -282,6 +286,14 @@ int config_parse(WorkerConfig *c, int argc, char **argv, char *const *envp, char
     if (!c->embedded && !c->brokers) {
         errorf(err, errlen, "no Kafka brokers: give --brokers LIST (or BUZZRADAR_BROKERS), or --embedded");
         return -1;
+    }
+    if (c->inference_cpus && *c->inference_cpus) {
+        CpuList cpus;
+        char why[256];
+        if (cpus_parse(c->inference_cpus, &cpus, why, sizeof why)) {
+            errorf(err, errlen, "--inference-cpus: %s", why);
+            return -1;
+        }
     }
     if (c->max_inflight < c->batch_max) {
         errorf(err, errlen, "--max-inflight (%d) must be at least --batch-max (%d)", c->max_inflight,

@@ -45,6 +45,8 @@ typedef struct {
     /* model and pipeline */
     char *model;           /* NULL: $BUZZRADAR_MODEL, else the shipped model */
     int threads;           /* inference threads */
+    char *inference_cpus;  /* NULL or "": no pinning; else a CPU list (worker/cpus.h): inference
+                              thread i on its i-th CPU, round robin */
     int batch_max;         /* tweets per model batch */
     int batch_wait_ms;     /* longest wait for a batch to fill */
     int max_inflight;      /* consumed and not yet acknowledged; beyond it, reading stops */

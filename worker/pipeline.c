@@ -14,6 +14,7 @@
 #include "model/util.h"
 #include "producers/scored_event.h"
 #include "worker/batcher.h"
+#include "worker/cpus.h"
 #include "worker/log.h"
 #include "worker/offsets.h"
 #include "worker/pool.h"
@@ -31,6 +32,7 @@ struct Pipeline {
     OffsetTracker *offsets;
     Batcher *batcher;
     PoolWork work;
+    CpuList cpus; /* --inference-cpus (n == 0: threads not pinned) */
 
     pthread_t delivery_thread;
     atomic_int delivery_stop;
@@ -153,6 +155,11 @@ static void *inference_init(void *ctx, int index) {
     const WorkerConfig *cfg = p->cfg;
     InferenceThread *t = callocCheck(1, sizeof *t);
     t->p = p;
+    if (p->cpus.n) {
+        char err[256];
+        if (cpus_pin(pthread_self(), p->cpus.cpu[index % p->cpus.n], err, sizeof err))
+            log_event(LOG_WARN, "inference_not_pinned", NULL, "inference thread %d: %s", index, err);
+    }
     size_t one = tweet_decode_bound((size_t)cfg->max_message_bytes);
     t->arena_cap = (size_t)cfg->batch_max * 2048;
     if (t->arena_cap < one) t->arena_cap = one;
@@ -409,6 +416,8 @@ Pipeline *pipeline_new(const WorkerConfig *cfg, const Classifier *model, const c
     p->nhooks = nhooks;
     if (nhooks) memcpy(p->hooks, hooks, (size_t)nhooks * sizeof *hooks);
     atomic_store(&p->reading, 1);
+    if (cfg->inference_cpus && *cfg->inference_cpus && cpus_parse(cfg->inference_cpus, &p->cpus, err, errlen))
+        goto fail;
 
     rd_kafka_conf_t *pconf = config_kafka_conf(cfg, KAFKA_PRODUCER, bootstrap, err, errlen);
     if (!pconf) goto fail;

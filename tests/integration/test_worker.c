@@ -2,9 +2,13 @@
  * real redis-server: every tweet scored exactly once with the probability `buzzradar
  * predict` gives the same text, predictions stored in Redis, malformed messages
  * dead-lettered with their reason while the tweets after them are scored, repeated
- * texts served from the cache, and SIGTERM: a clean exit with offsets committed, after
- * which a restart re-scores nothing. */
+ * texts served from the cache, SIGTERM: a clean exit with offsets committed, after
+ * which a restart re-scores nothing, and --inference-cpus (thread affinities read in
+ * /proc). */
+#include <dirent.h>
+
 #include "tests/integration/worker_fixture.h"
+#include "worker/cpus.h"
 
 static int setup(void **state) { return wf_setup(state, 1); }
 static int teardown(void **state) { return wf_teardown(state); }
@@ -201,11 +205,76 @@ static void repeated_texts_are_served_from_the_cache(void **state) {
     harness_messages_free(&msgs);
 }
 
+/* The CPUs a thread of the worker may run on ("0-1"), and its name, into buf. */
+static int thread_cpus(pid_t pid, const char *tid, char *comm, size_t comm_len, char *cpus, size_t cpus_len) {
+    char path[384];
+    snprintf(path, sizeof path, "/proc/%d/task/%s/comm", (int)pid, tid);
+    char *c = harness_read_file(path, NULL);
+    snprintf(path, sizeof path, "/proc/%d/task/%s/status", (int)pid, tid);
+    char *s = harness_read_file(path, NULL);
+    const char *line = s ? strstr(s, "Cpus_allowed_list:") : NULL;
+    int ok = c && line;
+    if (ok) {
+        snprintf(comm, comm_len, "%.*s", (int)strcspn(c, "\n"), c);
+        line += strlen("Cpus_allowed_list:");
+        line += strspn(line, " \t");
+        snprintf(cpus, cpus_len, "%.*s", (int)strcspn(line, "\n"), line);
+    }
+    free(c);
+    free(s);
+    return ok;
+}
+
+/* --inference-cpus 1: both inference threads run on CPU 1 only, every thread started
+ * after start-up (librdkafka's, delivery, services, HTTP) stays off it, and the
+ * tweets are scored as usual. */
+static void inference_threads_on_their_own_cpus(void **state) {
+    WorkerFixture *f = *state;
+    if (!f->model[0] || sysconf(_SC_NPROCESSORS_ONLN) < 2) skip();
+    WorkerNames n;
+    wf_names(f, "cpus", &n);
+    char log[HARNESS_PATH_MAX];
+    const char *extra[] = {"--inference-cpus", "1", NULL};
+    pid_t w = wf_worker_start(f, &n, "cpus.log", extra, log, sizeof log);
+    wf_wait_assigned(log, WF_PARTITIONS, 30000);
+    wf_produce_tweets(f, n.in, "c", 0, 40);
+    wf_wait_count(f, n.out, 40, 30000, log);
+    assert_int_equal(wf_count_in_file(log, "\"event\":\"cpus_set\""), 1);
+
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)w);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int infer = 0, others = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char comm[64], cpus[64];
+        if (!thread_cpus(w, e->d_name, comm, sizeof comm, cpus, sizeof cpus)) continue; /* ended */
+        if (!strncmp(comm, "bz:infer", 8)) {
+            assert_string_equal(cpus, "1");
+            infer++;
+        } else if (!strncmp(comm, "rdk:", 4) || !strncmp(comm, "bz:", 3) || !strncmp(comm, "MHD", 3)) {
+            CpuList l;
+            char err[256];
+            assert_int_equal(cpus_parse(cpus, &l, err, sizeof err), 0);
+            for (int i = 0; i < l.n; i++)
+                if (l.cpu[i] == 1)
+                    fail_msg("thread %s may run on CPUs %s, the inference CPU among them", comm, cpus);
+            others++;
+        }
+    }
+    closedir(d);
+    assert_int_equal(infer, 2);
+    assert_true(others >= 5); /* librdkafka's threads, delivery, services, HTTP */
+    wf_worker_term(w, log);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scores_each_tweet_once_like_predict_and_restart_rescores_nothing),
         cmocka_unit_test(malformed_messages_go_to_the_dead_letter_topic),
         cmocka_unit_test(repeated_texts_are_served_from_the_cache),
+        cmocka_unit_test(inference_threads_on_their_own_cpus),
     };
     if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER")); /* e.g. "*cache*" */
     return cmocka_run_group_tests_name("worker", tests, setup, teardown);
