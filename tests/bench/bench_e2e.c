@@ -25,10 +25,13 @@
  *  1. model-only throughput in this process (model/classifier.h, one thread, batches
  *     of 64 like the worker's --batch-max);
  *  2. throughput of a burst pre-produced into the input topic, with --threads 1 and
- *     2: from the first to the last scored event seen (steady) and from the worker's
- *     start (includes model load and group join); done when every id was seen; and
- *     where the CPU went meanwhile: the worker's threads by name, the broker, redis-server,
- *     this process, the idle time (/proc);
+ *     2, and 1 pinned: --inference-cpus C (C = the last CPU this process may run on)
+ *     with every thread of the broker, redis-server and this process kept off C for
+ *     that run (one CPU for inference, the rest for everything else; skipped with
+ *     fewer than 2 CPUs): from the first to the last scored event seen (steady) and
+ *     from the worker's start (includes model load and group join); done when every
+ *     id was seen; and where the CPU went meanwhile: the worker's threads by name, the
+ *     broker, redis-server, this process, the idle time (/proc);
  *  3. latency at a fixed offered load (1,000 tweets/s, and half the measured maximum):
  *     produce call (the message's CreateTime is taken there too) -> arrival of the
  *     scored event at this consumer, on one monotonic clock, split into three hops
@@ -41,7 +44,9 @@
  *     same length of unique texts; hits from the worker's final stats line and
  *     Redis INFO keyspace_hits. */
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,10 +188,12 @@ static int bench_next_run(Bench *b) {
 }
 
 /* Starts the worker on the current run's topics, with every -X property of the bench's
- * command line and then xprop (NULL or one more). */
-static pid_t bench_worker_start(Bench *b, int threads, const char *xprop) {
-    char th[16], dlq[96], fb[96], al[96];
+ * command line and then xprop (NULL or one more); with infer_cpu >= 0, also
+ * --inference-cpus infer_cpu. */
+static pid_t bench_worker_start(Bench *b, int threads, const char *xprop, int infer_cpu) {
+    char th[16], cpu[16], dlq[96], fb[96], al[96];
     snprintf(th, sizeof th, "%d", threads);
+    snprintf(cpu, sizeof cpu, "%d", infer_cpu);
     snprintf(dlq, sizeof dlq, "e2e%d-dlq", b->run);
     snprintf(fb, sizeof fb, "e2e%d-fb", b->run);
     snprintf(al, sizeof al, "e2e%d-al", b->run);
@@ -198,7 +205,7 @@ static pid_t bench_worker_start(Bench *b, int threads, const char *xprop) {
                            "--threads",      th,           "--stats-interval", "1",
                            "--http",         "127.0.0.1:0" /* a free port: 8080 may be taken */};
     const size_t nfixed = sizeof fixed / sizeof fixed[0];
-    const char *argv[sizeof fixed / sizeof fixed[0] + 2 * (BENCH_MAX_X + 1) + 1];
+    const char *argv[sizeof fixed / sizeof fixed[0] + 2 * (BENCH_MAX_X + 2) + 1];
     size_t argc = 0;
     for (size_t i = 0; i < nfixed; i++) argv[argc++] = fixed[i];
     for (int i = 0; i < b->nx; i++) {
@@ -208,6 +215,10 @@ static pid_t bench_worker_start(Bench *b, int threads, const char *xprop) {
     if (xprop) {
         argv[argc++] = "-X";
         argv[argc++] = xprop;
+    }
+    if (infer_cpu >= 0) {
+        argv[argc++] = "--inference-cpus";
+        argv[argc++] = cpu;
     }
     argv[argc] = NULL;
     char name[64];
@@ -542,6 +553,71 @@ static double bench_model_only(const char *path, const Dataset *d, int n, int pa
     return n / best;
 }
 
+/* ---- one CPU for inference, the rest for everything else --------------------------------- */
+
+/* The pinned run's inference CPU: the last CPU this process may run on; -1 when it may
+ * run on fewer than 2 (none would be left for the rest). */
+static int bench_last_cpu(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) || CPU_COUNT(&set) < 2) return -1;
+    int last = -1;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set)) last = c;
+    return last;
+}
+
+/* Sets the CPU mask of every thread of process pid (/proc/PID/task). Returns 0, or -1
+ * when a thread refused (one that ended meanwhile does not count). */
+static int proc_set_cpus(pid_t pid, const cpu_set_t *set) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    int rc = dir ? 0 : -1;
+    for (struct dirent *e; dir && (e = readdir(dir));) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (tid > 0 && sched_setaffinity(tid, sizeof *set, set) && errno != ESRCH) rc = -1;
+    }
+    if (dir) closedir(dir);
+    return rc;
+}
+
+/* The processes of the bench beside the worker, with their CPU masks from before. */
+#define OTHERS 3
+typedef struct {
+    pid_t pid[OTHERS]; /* the mock broker, redis-server, this process */
+    cpu_set_t saved[OTHERS];
+} BenchOthers;
+
+/* Keeps every thread of the broker, redis-server and this process off CPU cpu, after
+ * saving each one's mask (its main thread's) into *o. Returns 0, or -1 with the reason
+ * on stderr (bench_others_restore undoes what was done). */
+static int bench_others_avoid(const Bench *b, int cpu, BenchOthers *o) {
+    *o = (BenchOthers){.pid = {b->broker.pid, b->redis.pid, getpid()}};
+    for (int i = 0; i < OTHERS; i++)
+        if (sched_getaffinity(o->pid[i], sizeof o->saved[i], &o->saved[i])) {
+            fprintf(stderr, "bench_e2e: CPU mask of %d: %s\n", (int)o->pid[i], strerror(errno));
+            memset(o->pid, 0, sizeof o->pid); /* nothing changed, nothing to restore */
+            return -1;
+        }
+    int rc = 0;
+    for (int i = 0; i < OTHERS; i++) {
+        cpu_set_t set = o->saved[i];
+        CPU_CLR(cpu, &set);
+        if (proc_set_cpus(o->pid[i], &set)) {
+            fprintf(stderr, "bench_e2e: cannot keep process %d off CPU %d\n", (int)o->pid[i], cpu);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+/* Gives every thread of the processes of o its process's saved mask back. */
+static void bench_others_restore(const BenchOthers *o) {
+    for (int i = 0; i < OTHERS; i++)
+        if (o->pid[i] > 0 && proc_set_cpus(o->pid[i], &o->saved[i]))
+            fprintf(stderr, "bench_e2e: cannot restore the CPU mask of process %d\n", (int)o->pid[i]);
+}
+
 typedef struct {
     size_t seen;
     double steady_tps, wall_tps, wall_s;
@@ -552,17 +628,24 @@ typedef struct {
 } BurstResult;
 
 /* Pre-produces s into a fresh input topic, then starts the worker and times it until
- * every id is on the output topic. Returns 0, or -1 when the run could not be made. */
-static int bench_burst(Bench *b, const Stream *s, int threads, BurstResult *r) {
+ * every id is on the output topic. With infer_cpu >= 0 (the pinned run), the worker
+ * gets --inference-cpus infer_cpu and, until it has stopped, every thread of the
+ * broker, redis-server and this process is kept off that CPU (their masks restored
+ * after). Returns 0, or -1 when the run could not be made. */
+static int bench_burst(Bench *b, const Stream *s, int threads, int infer_cpu, BurstResult *r) {
     memset(r, 0, sizeof *r);
     Sink k;
     if (bench_next_run(b) || bench_produce_all(b, s) || sink_open(&k, b, s->n)) return -1;
     int64_t t0 = now_us();
-    pid_t pid = bench_worker_start(b, threads, NULL);
+    pid_t pid = bench_worker_start(b, threads, NULL, infer_cpu);
     if (pid <= 0) {
         sink_close(&k);
         return -1;
     }
+    BenchOthers others = {.pid = {0}}; /* nothing to restore */
+    if (infer_cpu >= 0 && bench_others_avoid(b, infer_cpu, &others))
+        printf("- warning: run %d: the other processes are not all kept off CPU %d (see stderr)\n", b->run,
+               infer_cpu);
     CpuSnap snap0, snap1;
     size_t seen0 = 0;
     int64_t wait_us = (WAIT_MS + (int64_t)s->n) * 1000; /* + 1 ms a tweet for long runs */
@@ -585,6 +668,7 @@ static int bench_burst(Bench *b, const Stream *s, int threads, BurstResult *r) {
     r->wall_tps = k.distinct / r->wall_s;
     r->steady_tps = k.distinct > 1 ? (k.distinct - 1) / ((k.last_us - k.first_us) / 1e6) : 0;
     r->cache_hits = bench_worker_stop(b, pid).cache_hits;
+    bench_others_restore(&others);
     r->redis_hits = bench_redis_hits(b);
     sink_close(&k);
     if (r->seen < s->n) printf("- warning: run %d saw %zu of %zu ids\n", b->run, r->seen, s->n);
@@ -622,7 +706,7 @@ static int bench_latency(Bench *b, const Stream *s, int threads, double rate, do
     Sink k;
     if (bench_next_run(b) || sink_open(&k, b, n + warm)) return -1;
     rd_kafka_t *p = bench_producer(b, BENCH_LINGER_MS);
-    pid_t pid = p ? bench_worker_start(b, threads, xprop) : -1;
+    pid_t pid = p ? bench_worker_start(b, threads, xprop, -1) : -1;
     if (pid <= 0) {
         if (p) rd_kafka_destroy(p);
         sink_close(&k);
@@ -775,20 +859,20 @@ static void print_cpu_row(const char *where, int threads, double cpu_s, const Cp
     printf(" %.0f%% |\n", 100.0 * cpu_s / (cores * c->window_s));
 }
 
-/* The CPU split table of one throughput run: every thread group of the worker, the
- * servers, the bench, and what is left of the machine's cores over the window. */
-static void print_cpu_split(const BurstResult *r, int threads) {
+/* The CPU split table of one throughput run (`run` names it): every thread group of the
+ * worker, the servers, the bench, and what is left of the machine's cores over the window. */
+static void print_cpu_split(const BurstResult *r, const char *run) {
     const CpuSplit *c = &r->cpu;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf(
-        "#### CPU split, --threads %d: steady part of %.2f s, %zu tweets scored in it (%.0f tweets/s)\n\n"
+        "#### CPU split, %s: steady part of %.2f s, %zu tweets scored in it (%.0f tweets/s)\n\n"
         "From the first scored event seen to the last: /proc/PID/task/*/stat of the worker (threads "
         "grouped by name), /proc/PID/stat of the other processes, /proc/stat for the idle time. Other "
         "worker threads = the worker's total minus the named groups (bz:delivery, bz:services, unnamed "
         "ones such as the HTTP server's, and threads that ended meanwhile). Threads: alive at the end.\n\n"
         "| where | threads | CPU-s | cores (CPU-s / window) | busy (CPU-s / (threads x window)) | share of "
         "%ld cores x window |\n| --- | ---: | ---: | ---: | ---: | ---: |\n",
-        threads, c->window_s, r->window_seen, r->window_seen / c->window_s, cores);
+        run, c->window_s, r->window_seen, r->window_seen / c->window_s, cores);
     const char *groups[GROUPS] = {"inference (bz:infer*)", "poll loop (main thread)", "librdkafka (rdk:*)",
                                   "other worker threads"};
     for (int g = 0; g < GROUPS; g++) print_cpu_row(groups[g], c->group_threads[g], c->group_s[g], c, cores);
@@ -838,11 +922,26 @@ static int bench_main(Bench *b, const Dataset *d, const BenchPlan *plan) {
 
     double best = plan->half_rate * 2;
     if (plan->throughput) {
-        BurstResult runs[2];
-        int ok[2];
+        /* --threads 1, 2, and 1 with its inference thread alone on the last CPU */
+        enum { RUNS = 3 };
+        const int run_threads[RUNS] = {1, 2, 1};
+        const int run_cpu[RUNS] = {-1, -1, bench_last_cpu()}; /* --inference-cpus (-1: none) */
+        const char *run_label[RUNS] = {"1", "2", "1, pinned"};
+        const char *run_failed[RUNS] = {NULL}; /* why a run has no row */
+        char split_title[RUNS][160];
+        BurstResult runs[RUNS];
         model_tps = bench_model_only(b->model, d, (int)burst, 2, &model_cpu_tps); /* the burst's tweets */
-        for (int threads = 1; threads <= 2; threads++)
-            ok[threads - 1] = !bench_burst(b, &plain, threads, &runs[threads - 1]);
+        for (int i = 0; i < RUNS; i++) {
+            snprintf(split_title[i], sizeof split_title[i], "--threads %d", run_threads[i]);
+            if (i == RUNS - 1 && run_cpu[i] < 0)
+                run_failed[i] = "skipped: this process may run on fewer than 2 CPUs";
+            else if (bench_burst(b, &plain, run_threads[i], run_cpu[i], &runs[i]))
+                run_failed[i] = "run failed";
+        }
+        if (run_cpu[RUNS - 1] >= 0)
+            snprintf(split_title[RUNS - 1], sizeof split_title[RUNS - 1],
+                     "--threads 1 --inference-cpus %d, the broker, redis-server and the bench off CPU %d",
+                     run_cpu[RUNS - 1], run_cpu[RUNS - 1]);
         /* the machine is shared: the model-only rate again after the runs, the higher one is the reference */
         double model_cpu_after;
         double model_after = bench_model_only(b->model, d, (int)burst, 2, &model_cpu_after);
@@ -853,7 +952,7 @@ static int bench_main(Bench *b, const Dataset *d, const BenchPlan *plan) {
         printf(
             "Model only: %.0f tweets/s (this process, model/classifier.h, one thread, batches of %d, the "
             "%zu tweets of the burst, best of 2 passes after one to warm up, measured before and after the "
-            "two runs: %.0f and %.0f; the higher is the reference); %.0f tweets per CPU-second of its "
+            "runs: %.0f and %.0f; the higher is the reference); %.0f tweets per CPU-second of its "
             "thread. Steady = distinct ids / time from the "
             "first to the last scored event at the bench consumer; from start = from spawning the worker "
             "(model load, group join) to the last one. Per worker CPU-second = the ids scored in the steady "
@@ -865,31 +964,37 @@ static int bench_main(Bench *b, const Dataset *d, const BenchPlan *plan) {
             "near it but below model-only x threads = they did not get the cores (see the CPU split).\n\n",
             model_tps, MODEL_BATCH, burst, model_before, model_after, model_cpu_tps);
         printf(
+            "Threads 1, pinned = `--threads 1 --inference-cpus C`, C = the last CPU this process may run on: "
+            "one CPU for inference, the rest for everything else. The worker pins its inference thread to "
+            "C and keeps its own other threads off it; for that run only (from the worker's start to its "
+            "exit), every thread of the mock broker, redis-server and this process (/proc/PID/task, "
+            "sched_setaffinity) is kept off C too, and their masks are restored after. Other people's "
+            "processes on the machine may still run on C.\n\n");
+        printf(
             "| threads | tweets | scored seen | steady tweets/s | from start tweets/s (s) | model-only x "
             "threads | ratio | model-only at the inference CPU | worker CPU-s | per worker CPU-second | vs "
             "model-only per CPU-second |\n"
             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         best = 0;
-        for (int threads = 1; threads <= 2; threads++) {
-            const BurstResult r = runs[threads - 1];
-            if (!ok[threads - 1]) {
-                printf("| %d | run failed |\n", threads);
+        for (int i = 0; i < RUNS; i++) {
+            const BurstResult r = runs[i];
+            if (run_failed[i]) {
+                printf("| %s | %s |\n", run_label[i], run_failed[i]);
                 continue;
             }
             double at_infer_cpu =
                 r.cpu.window_s > 0 ? model_cpu_tps * r.cpu.group_s[GROUP_INFER] / r.cpu.window_s : 0;
             printf(
-                "| %d | %zu | %zu | %.0f | %.0f (%.1f s) | %.0f | %.0f%% | %.0f | %.2f | %.0f | %.0f%% |\n",
-                threads, plain.n, r.seen, r.steady_tps, r.wall_tps, r.wall_s, model_tps * threads,
-                100.0 * r.steady_tps / (model_tps * threads), at_infer_cpu, r.cpu_s, r.cpu_tps,
+                "| %s | %zu | %zu | %.0f | %.0f (%.1f s) | %.0f | %.0f%% | %.0f | %.2f | %.0f | %.0f%% |\n",
+                run_label[i], plain.n, r.seen, r.steady_tps, r.wall_tps, r.wall_s, model_tps * run_threads[i],
+                100.0 * r.steady_tps / (model_tps * run_threads[i]), at_infer_cpu, r.cpu_s, r.cpu_tps,
                 100.0 * r.cpu_tps / model_cpu_tps);
             fflush(stdout);
             if (r.steady_tps > best) best = r.steady_tps;
         }
         printf("\n");
-        for (int threads = 1; threads <= 2; threads++)
-            if (ok[threads - 1] && runs[threads - 1].cpu.window_s > 0)
-                print_cpu_split(&runs[threads - 1], threads);
+        for (int i = 0; i < RUNS; i++)
+            if (!run_failed[i] && runs[i].cpu.window_s > 0) print_cpu_split(&runs[i], split_title[i]);
     }
 
     if (plan->latency) {
@@ -963,7 +1068,7 @@ static int bench_main(Bench *b, const Dataset *d, const BenchPlan *plan) {
     const char *names[2] = {"unique texts", "30% repeats"};
     for (int k = 0; k < 2; k++) {
         BurstResult r;
-        if (bench_burst(b, streams[k], 2, &r)) {
+        if (bench_burst(b, streams[k], 2, -1, &r)) {
             printf("| %s | run failed |\n", names[k]);
             continue;
         }
