@@ -13,8 +13,8 @@
 struct PipelineStore {
     char *url, *model_version;
     int max_batch;
-    pthread_mutex_t mu;              /* guards stores[] (registration and stats) */
-    RedisStore *stores[MAX_THREADS]; /* each thread's, for the stats */
+    pthread_mutex_t mu;                  /* guards stores[] (registration and stats) */
+    RedisStore *stores[2 * MAX_THREADS]; /* each thread's two, for the stats */
 };
 
 /* The cache keys of one batch and its look-up's results. The keys are made once,
@@ -30,12 +30,15 @@ typedef struct {
     uint8_t *hit;
 } KeySlot;
 
-/* One inference thread's store and batch arrays: two key slots, the batch being
- * scored (cur) and the next one, whose look-up runs meanwhile. */
+/* One inference thread's stores and batch arrays: two key slots, the batch being
+ * scored (cur) and the next one, whose look-up runs meanwhile. Look-ups and writes go
+ * over two connections, each with one exchange in flight: the look-up of batch k+1
+ * is sent and the write of batch k-1 still unread while the model scores batch k, and
+ * neither waits for the other. */
 typedef struct {
     PipelineStore *owner;
     int index;
-    RedisStore *store;
+    RedisStore *lookup, *writer;
     KeySlot slot[2];
     int cur; /* the slot of the batch between before_score and after_score */
     StoreRecord *recs;
@@ -73,8 +76,9 @@ static void *store_thread_init(void *ctx, int index) {
     o.model_version = s->model_version;
     o.max_batch = s->max_batch;
     char err[256];
-    t->store = store_new(&o, err, sizeof err);
-    if (!t->store) util_die("redis store: %s", err); /* the URL was checked at start-up */
+    t->lookup = store_new(&o, err, sizeof err);
+    t->writer = t->lookup ? store_new(&o, err, sizeof err) : NULL;
+    if (!t->writer) util_die("redis store: %s", err); /* the URL was checked at start-up */
     t->cap = s->max_batch;
     for (int k = 0; k < 2; k++) {
         KeySlot *ks = &t->slot[k];
@@ -87,7 +91,8 @@ static void *store_thread_init(void *ctx, int index) {
     t->recs = callocCheck((size_t)t->cap, sizeof *t->recs);
     if (index >= 0 && index < MAX_THREADS) {
         pthread_mutex_lock(&s->mu);
-        s->stores[index] = t->store;
+        s->stores[2 * index] = t->lookup;
+        s->stores[2 * index + 1] = t->writer;
         pthread_mutex_unlock(&s->mu);
     }
     return t;
@@ -98,10 +103,12 @@ static void store_thread_free(void *ctx, void *state) {
     StoreThread *t = state;
     if (t->index >= 0 && t->index < MAX_THREADS) {
         pthread_mutex_lock(&s->mu);
-        s->stores[t->index] = NULL;
+        s->stores[2 * t->index] = NULL;
+        s->stores[2 * t->index + 1] = NULL;
         pthread_mutex_unlock(&s->mu);
     }
-    store_free(t->store);
+    store_free(t->lookup);
+    store_free(t->writer);
     for (int k = 0; k < 2; k++) {
         free(t->slot[k].keybuf);
         free(t->slot[k].keys);
@@ -119,7 +126,7 @@ static void keys_make(StoreThread *t, int k, const PipelineTweet *tweets, int n)
     for (int i = 0; i < n; i++) {
         char *key = ks->keybuf + (size_t)i * (STORE_CACHE_KEY_MAX + 1);
         ks->keys[i] = key;
-        ks->lens[i] = (size_t)store_cache_key(t->store, tweets[i].key, tweets[i].key_len, key,
+        ks->lens[i] = (size_t)store_cache_key(t->lookup, tweets[i].key, tweets[i].key_len, key,
                                               STORE_CACHE_KEY_MAX + 1); /* always fits */
     }
     ks->tweets = tweets;
@@ -137,15 +144,15 @@ static void store_before(void *ctx, void *state, PipelineTweet *tweets, int n) {
                                                                                      : -1;
     int hits;
     if (k >= 0) {
-        hits = store_cache_get_finish(t->store);
+        hits = store_cache_get_finish(t->lookup);
     } else {
         /* no look-up was sent ahead for this batch (the first one, or after idle):
          * whatever one another slot holds is stale */
         k = 0;
         t->slot[1].started = 0;
         keys_make(t, k, tweets, n);
-        hits =
-            store_cache_get_keys(t->store, t->slot[k].keys, t->slot[k].lens, n, t->slot[k].p, t->slot[k].hit);
+        hits = store_cache_get_keys(t->lookup, t->slot[k].keys, t->slot[k].lens, n, t->slot[k].p,
+                                    t->slot[k].hit);
     }
     KeySlot *ks = &t->slot[k];
     ks->started = 0;
@@ -166,7 +173,7 @@ static void store_lookahead(void *ctx, void *state, const PipelineTweet *next, i
     int k = !t->cur;
     keys_make(t, k, next, n);
     KeySlot *ks = &t->slot[k];
-    store_cache_get_start(t->store, ks->keys, ks->lens, n, ks->p, ks->hit);
+    store_cache_get_start(t->lookup, ks->keys, ks->lens, n, ks->p, ks->hit);
     ks->started = 1;
 }
 
@@ -177,7 +184,7 @@ static void store_after(void *ctx, void *state, const PipelineTweet *tweets, int
     KeySlot *ks = &t->slot[t->cur];
     int keyed = tweets == ks->tweets && n == ks->n; /* else store_put hashes the texts */
     ks->tweets = NULL;
-    store_flush(t->store); /* the exchange in flight may be the last write, of recs[] */
+    store_flush(t->writer); /* the write in flight reads recs[] when its replies come */
     for (int i = 0; i < n; i++) {
         const PipelineTweet *tw = &tweets[i];
         t->recs[i] = (StoreRecord){.id = tw->id,
@@ -192,14 +199,14 @@ static void store_after(void *ctx, void *state, const PipelineTweet *tweets, int
                                    .text = tw->text, /* raw: what `feedback export` gives `train` */
                                    .text_len = tw->text_len};
     }
-    /* its replies are read by the next exchange: the next batch's look-up, the next
-     * store_after's flush, or idle */
-    store_put_start(t->store, t->recs, n);
+    store_put_start(t->writer, t->recs, n); /* replies read by the next batch's, or idle */
 }
 
 static void store_idle(void *ctx, void *state) {
     (void)ctx;
-    store_flush(((StoreThread *)state)->store);
+    StoreThread *t = state;
+    store_flush(t->lookup);
+    store_flush(t->writer);
 }
 
 PipelineHooks pipeline_store_hooks(PipelineStore *s) {
@@ -215,7 +222,7 @@ PipelineHooks pipeline_store_hooks(PipelineStore *s) {
 void pipeline_store_stats(PipelineStore *s, StoreStats *out) {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
-    for (int i = 0; i < MAX_THREADS; i++) {
+    for (int i = 0; i < 2 * MAX_THREADS; i++) {
         if (!s->stores[i]) continue;
         StoreStats one;
         store_stats(s->stores[i], &one);

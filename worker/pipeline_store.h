@@ -3,10 +3,13 @@
  * whole batch in one round trip (hits skip the model); after it, bz:pred:{id} for
  * every tweet (with its raw text, for feedback export) and the cache entry of every
  * text the model scored, in one round trip: sent before the batch's scored events are
- * produced and its replies read after (after_send), so Redis runs the writes while
- * the events are encoded. The writes reach Redis before the events reach Kafka.
+ * produced, its replies read with the next batch's (or when the thread goes idle), so
+ * Redis runs the writes while the thread works. The writes reach Redis before the
+ * events reach Kafka. The next batch's look-up is sent before this batch is scored
+ * (the lookahead hook), so that Redis answers it while the model runs.
  *
- * Each inference thread gets its own RedisStore (its own connection). Redis trouble
+ * Each inference thread gets two RedisStores (two connections: look-ups, writes),
+ * so that neither round trip waits for the other. Redis trouble
  * never blocks scoring: lookups then miss and writes are dropped, counted in the
  * stores' statistics (pipeline_store_stats). */
 #ifndef BUZZRADAR_PIPELINE_STORE_H
