@@ -59,6 +59,9 @@ static const Option options[] = {
     {"redis", "BUZZRADAR_REDIS", OPT_STR, F(redis), 0, 0, "URL",
      "redis://host:port/db or unix:///path; none disables Redis"},
     {"http", "BUZZRADAR_HTTP", OPT_STR, F(http), 0, 0, "ADDR:PORT", "HTTP health, metrics and predict"},
+    {"http-rate-limit", "BUZZRADAR_HTTP_RATE_LIMIT", OPT_INT, F(http_rate_limit), 0, 1000000, "N",
+     "requests per minute per client IP on /predict and /feedback, shared by the replicas through Redis; "
+     "0: no limit"},
     {"log-format", "BUZZRADAR_LOG_FORMAT", OPT_LOG_FORMAT, F(log_format), 0, 0, "json|text",
      "log lines on stderr"},
     {"log-level", "BUZZRADAR_LOG_LEVEL", OPT_LOG_LEVEL, F(log_level), 0, 0, "LEVEL",
@@ -94,6 +97,7 @@ static void set_defaults(WorkerConfig *c) {
     c->max_message_bytes = 65536;
     c->redis = strdupCheck("redis://127.0.0.1:6379/0");
     c->http = strdupCheck("127.0.0.1:8080");
+    c->http_rate_limit = 100;
     c->log_format = LOG_FORMAT_JSON;
     c->log_level = LOG_INFO;
     c->stats_interval_s = 10;

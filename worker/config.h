@@ -54,6 +54,7 @@ typedef struct {
     /* side services */
     char *redis;          /* redis://host:port/db or unix:///path; "none" disables Redis */
     char *http;           /* ADDR:PORT of the HTTP endpoints */
+    int http_rate_limit;  /* requests per minute per client IP on /predict and /feedback; 0: none */
     MonitorProp *monitor; /* --monitor settings: BUZZRADAR_MONITOR's, then the flags' (nmonitor) */
     int nmonitor;
     /* process */

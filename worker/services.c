@@ -468,6 +468,7 @@ int services_start(Services *s, Pipeline *p, PipelineStore *store, const char *b
         HttpConfig hc;
         http_config_default(&hc);
         hc.listen = listen;
+        hc.rate_limit = s->cfg->http_rate_limit;
         s->predict_batch = classifier_batch_new(s->model, hc.max_texts);
         if (strcmp(s->cfg->redis, "none")) {
             RateLimitRedisOptions ro;

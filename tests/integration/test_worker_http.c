@@ -5,9 +5,10 @@
  * gives what `buzzradar predict` gives; feedback contradicting three scored labels
  * raises misclassification_burst on the alerts topic; malformed feedback is
  * dead-lettered with its reason (and counted by it); POST /predict is counted in
- * Redis by the shared rate limiter; POST /feedback reaches the feedback consumer; `--http off`
- * runs without a server. */
+ * Redis by the shared rate limiter, whose budget --http-rate-limit sets; POST /feedback
+ * reaches the feedback consumer; `--http off` runs without a server. */
 #include <math.h>
+#include <time.h>
 
 #include "tests/integration/worker_fixture.h"
 
@@ -208,10 +209,43 @@ static void http_off_disables_the_server(void **state) {
     assert_int_equal(wf_count_in_file(log, "\"event\":\"http_listening\""), 0);
 }
 
+/* --http-rate-limit sets the per-IP budget of /predict: with 3, the fourth request of
+ * a minute gets 429 with Retry-After. Redis is flushed first (the other test's requests
+ * count against the same key); a minute that rolls over mid-way is tried again. */
+static void http_rate_limit_flag_sets_the_budget(void **state) {
+    WorkerFixture *f = *state;
+    if (!f->model[0]) skip();
+    WorkerNames n;
+    wf_names(f, "ratelimit", &n);
+    char log[HARNESS_PATH_MAX];
+    const char *extra[] = {"--http-rate-limit", "3", NULL};
+    pid_t w = wf_worker_start(f, &n, "ratelimit.log", extra, log, sizeof log);
+    int port = wf_http_port(log);
+    const char *body = "{\"texts\":[\"the crew was lovely\"]}";
+    int codes[4] = {0};
+    for (int attempt = 0; attempt < 2; attempt++) {
+        assert_int_equal(harness_redis_flushall(&f->redis), 0);
+        time_t minute = time(NULL) / 60;
+        for (int i = 0; i < 4; i++) {
+            Reply r;
+            http_call(f, port, "/predict", body, &r);
+            codes[i] = r.status;
+            if (i == 3 && r.status == 429)
+                assert_non_null(strstr(r.body, "rate limit of 3 requests per minute"));
+            free(r.body);
+        }
+        if (time(NULL) / 60 == minute) break;
+    }
+    for (int i = 0; i < 3; i++) assert_int_equal(codes[i], 200);
+    assert_int_equal(codes[3], 429);
+    wf_worker_term(w, log);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(serves_health_metrics_predict_and_raises_misclassification_burst),
         cmocka_unit_test(http_off_disables_the_server),
+        cmocka_unit_test(http_rate_limit_flag_sets_the_budget),
     };
     return cmocka_run_group_tests_name("worker_http", tests, setup, teardown);
 }

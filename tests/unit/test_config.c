@@ -38,6 +38,8 @@ static void defaults(void **state) {
     assert_true(c.threads >= 1 && c.threads <= 8);
     assert_int_equal(c.batch_max, 64);
     assert_int_equal(c.batch_wait_ms, 5);
+    assert_int_equal(c.http_rate_limit, 100);
+    assert_null(c.inference_cpus); /* not pinned */
     assert_int_equal(c.log_format, LOG_FORMAT_JSON);
     assert_int_equal(c.log_level, LOG_INFO);
     assert_int_equal(c.embedded, 0);
@@ -58,6 +60,8 @@ static void environment_beats_defaults_and_flags_beat_environment(void **state) 
                    "BUZZRADAR_LOG_FORMAT=text",
                    "BUZZRADAR_HTTP=", /* empty: unset */
                    "BUZZRADAR_BATCH_MAX_X=7",
+                   "BUZZRADAR_HTTP_RATE_LIMIT=0",
+                   "BUZZRADAR_INFERENCE_CPUS=2-3",
                    NULL};
     WorkerConfig c;
     char err[256];
@@ -71,6 +75,8 @@ static void environment_beats_defaults_and_flags_beat_environment(void **state) 
     assert_int_equal(c.log_format, LOG_FORMAT_TEXT);
     assert_string_equal(c.http, "127.0.0.1:8080");
     assert_int_equal(c.batch_max, 64); /* a longer name is another variable */
+    assert_int_equal(c.http_rate_limit, 0);
+    assert_string_equal(c.inference_cpus, "2-3");
     config_free(&c);
 
     assert_int_equal(parse(&c,
@@ -231,6 +237,9 @@ static void usage_errors(void **state) {
         {{"run", "--brokers", NULL}, "--brokers needs a value"},
         {{"run", "--brokers", "b", "--embedded=1", NULL}, "--embedded takes no value"},
         {{"run", "--brokers", "b", "--batch-max", "100", "--max-inflight", "10", NULL}, "--max-inflight"},
+        {{"run", "--brokers", "b", "--inference-cpus", "3-1", NULL}, "--inference-cpus: CPU list '3-1'"},
+        {{"run", "--brokers", "b", "--inference-cpus", "x", NULL}, "--inference-cpus"},
+        {{"run", "--brokers", "b", "--http-rate-limit", "-1", NULL}, "--http-rate-limit"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int argc = 0;
