@@ -18,6 +18,7 @@
 #include "model/bilstm_infer.h"
 #include "model/bilstm_train.h"
 #include "model/util.h"
+#include "tests/harness/machine.h"
 
 typedef struct {
     SeqSet s;
@@ -78,24 +79,6 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* GFLOP/s of a (M,K)x(K,N) sgemm on one thread. */
-static double sgemm_gflops(int M, int N, int K) {
-    float *A = mallocCheck((size_t)M * K * sizeof(float)), *B = mallocCheck((size_t)K * N * sizeof(float)),
-          *C = callocCheck((size_t)M * N, sizeof(float));
-    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)(i % 7) * 0.01f;
-    for (size_t i = 0; i < (size_t)K * N; i++) B[i] = (float)(i % 5) * 0.01f;
-    const int reps = (int)(1.5e9 / (2.0 * M * N * K)) + 1;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
-    const double t0 = util_now_s();
-    for (int r = 0; r < reps; r++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 1.0f, C, N);
-    const double dt = util_now_s() - t0;
-    free(A);
-    free(B);
-    free(C);
-    return 2.0 * M * N * K * reps / dt / 1e9;
-}
-
 static void cpu_name(char *buf, size_t len) {
     snprintf(buf, len, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -135,7 +118,8 @@ int main(int argc, char **argv) {
     char cpuname[128];
     cpu_name(cpuname, sizeof cpuname);
     openblas_set_num_threads(1);
-    const double sg_step = sgemm_gflops(256, 4 * cfg.H, cfg.H), sg_big = sgemm_gflops(1024, 1024, 1024);
+    const double sg_step = machine_sgemm_gflops(256, 4 * cfg.H, cfg.H, 0.3),
+                 sg_big = machine_sgemm_gflops(1024, 1024, 1024, 0.3);
 
     printf("## BiLSTM (V=%d, E=%d, H=%d, dense=%d, T=%d, batch %d)\n\n", V, cfg.E, cfg.H, cfg.dense, cfg.T,
            cfg.batch);

@@ -18,6 +18,7 @@
 #include "model/classifier.h"
 #include "model/dataset.h"
 #include "model/util.h"
+#include "tests/harness/machine.h"
 
 #define BATCH 256
 #define ROWS  20000
@@ -25,30 +26,6 @@
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-/* GFLOP/s of one sgemm (256 x 512 x 128: a training-size gate product) on one thread. */
-static double sgemm_gflops(void) {
-    int m = 256, n = 512, k = 128;
-    float *a = callocCheck((size_t)m * k, sizeof(float)), *b = callocCheck((size_t)k * n, sizeof(float)),
-          *c = callocCheck((size_t)m * n, sizeof(float));
-    for (int i = 0; i < m * k; i++) a[i] = (float)(i % 7) * 0.1f;
-    for (int i = 0; i < k * n; i++) b[i] = (float)(i % 5) * 0.1f;
-    double best = 0;
-    for (int run = 0; run < 3; run++) {
-        long calls = 0;
-        double t0 = util_now_s(), t;
-        do {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
-            calls++;
-        } while ((t = util_now_s() - t0) < 0.3);
-        double g = 2.0 * m * n * k * (double)calls / t / 1e9;
-        if (g > best) best = g;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return best;
 }
 
 /* Forward FLOPs of the BiLSTM per token with precomputed input projections: the
@@ -127,7 +104,7 @@ int main(int argc, char **argv) {
     Dataset d = all; /* the first ROWS rows: a prefix view of the same arrays */
     if (d.n > ROWS) d.n = ROWS;
     openblas_set_num_threads(1);
-    double sgemm = sgemm_gflops();
+    double sgemm = machine_sgemm_gflops(256, 512, 128, 0.3);
     printf(
         "Serving on one thread through model/classifier.h (text pipeline included), %d tweets,\n"
         "batches of %d; latency = one tweet scored alone. sgemm 256x512x128 on one thread: %.1f GFLOP/s.\n\n",

@@ -61,6 +61,7 @@
 #include "model/dataset.h"
 #include "model/util.h"
 #include "tests/harness/harness.h"
+#include "tests/harness/machine.h"
 
 #define PARTITIONS   4
 #define MODEL_BATCH  64    /* the worker's default --batch-max */
@@ -782,32 +783,6 @@ static int bench_latency(Bench *b, const Stream *s, int threads, double rate, do
     return rc || m == 0 ? -1 : 0;
 }
 
-/* GFLOP/s of sgemm 256 x 512 x 128 on one thread, best of 3 runs of 0.2 s: how much
- * of a core this process gets now (the machine may be shared). */
-static double sgemm_gflops(void) {
-    enum { M = 256, N = 512, K = 128 };
-    float *a = callocCheck((size_t)M * K, sizeof(float)), *b = callocCheck((size_t)K * N, sizeof(float)),
-          *c = callocCheck((size_t)M * N, sizeof(float));
-    for (int i = 0; i < M * K; i++) a[i] = (float)(i % 7) * 0.1f;
-    for (int i = 0; i < K * N; i++) b[i] = (float)(i % 5) * 0.1f;
-    openblas_set_num_threads(1);
-    double best = 0;
-    for (int run = 0; run < 3; run++) {
-        long calls = 0;
-        double t0 = util_now_s(), t;
-        do {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
-            calls++;
-        } while ((t = util_now_s() - t0) < 0.2);
-        double g = 2.0 * M * N * K * (double)calls / t / 1e9;
-        if (g > best) best = g;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return best;
-}
-
 /* Prints the 1/5/15-minute load averages and the sgemm rate: the machine may be shared. */
 static void print_load(const char *when) {
     char *l = harness_read_file("/proc/loadavg", NULL);
@@ -815,7 +790,7 @@ static void print_load(const char *when) {
     if (l) sscanf(l, "%lf %lf %lf", &a, &b, &c);
     free(l);
     printf("- load average %s: %.2f %.2f %.2f; sgemm 256x512x128 on one thread: %.1f GFLOP/s\n", when, a, b,
-           c, sgemm_gflops());
+           c, machine_sgemm_gflops(256, 512, 128, 0.2));
 }
 
 /* BUILD of this program (BUILD/bench/bench_e2e) into out, or "build". */
