@@ -15,41 +15,9 @@
 static int setup(void **state) { return wf_setup(state, 1); }
 static int teardown(void **state) { return wf_teardown(state); }
 
-typedef struct {
-    int status;
-    char *body;
-} Reply;
-
-/* curl -s [-X POST --data-binary data] http://127.0.0.1:port/path -> status and body. */
-static void http_call(WorkerFixture *f, int port, const char *path, const char *data, Reply *r) {
-    char url[256], body[HARNESS_PATH_MAX], code[HARNESS_PATH_MAX];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    harness_path_join(body, sizeof body, f->dir, "http.body");
-    harness_path_join(code, sizeof code, f->dir, "http.code");
-    const char *argv[20] = {"curl", "-s", "-S", "--max-time", "10", "-o", body, "-w", "%{http_code}"};
-    int a = 9;
-    if (data) {
-        argv[a++] = "-X";
-        argv[a++] = "POST";
-        argv[a++] = "-H";
-        argv[a++] = "Content-Type: application/json";
-        argv[a++] = "--data-binary";
-        argv[a++] = data;
-    }
-    argv[a++] = url;
-    argv[a] = NULL;
-    HarnessSpawnOptions o = {.stdout_path = code};
-    pid_t pid = harness_spawn(argv, &o);
-    assert_true(pid > 0);
-    int status;
-    assert_int_equal(harness_wait(pid, 20000, &status), 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status)) fail_msg("curl %s failed", url);
-    char *c = harness_read_file(code, NULL);
-    assert_non_null(c);
-    r->status = atoi(c);
-    free(c);
-    r->body = harness_read_file(body, NULL);
-    assert_non_null(r->body);
+/* wf_http_call with this file's body name. */
+static void http_call(WorkerFixture *f, int port, const char *path, const char *data, WfReply *r) {
+    wf_http_call(f, port, path, data, "http.body", r);
 }
 
 static void serves_health_metrics_predict_and_raises_misclassification_burst(void **state) {
@@ -64,7 +32,7 @@ static void serves_health_metrics_predict_and_raises_misclassification_burst(voi
     int port = wf_http_port(log);
     wf_wait_count(f, n.out, N, 60000, log);
 
-    Reply r;
+    WfReply r;
     http_call(f, port, "/health", NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"ok\""));
@@ -227,7 +195,7 @@ static void http_rate_limit_flag_sets_the_budget(void **state) {
         assert_int_equal(harness_redis_flushall(&f->redis), 0);
         time_t minute = time(NULL) / 60;
         for (int i = 0; i < 4; i++) {
-            Reply r;
+            WfReply r;
             http_call(f, port, "/predict", body, &r);
             codes[i] = r.status;
             if (i == 3 && r.status == 429)

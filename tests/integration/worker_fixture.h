@@ -359,17 +359,34 @@ static inline int wf_http_port(const char *log) {
     return port;
 }
 
-/* GET http://127.0.0.1:port/path with curl; returns the body (free() it) of a 200
- * answer, and fails the test otherwise. `name` names the body's file in the fixture's
- * directory (distinct per caller that may overlap). */
-static inline char *wf_http_get(WorkerFixture *f, int port, const char *path, const char *name) {
+/* An HTTP answer: its status and body (free() it). */
+typedef struct {
+    int status;
+    char *body;
+} WfReply;
+
+/* curl -s [-X POST --data-binary data] http://127.0.0.1:port/path (a POST of JSON when
+ * data is not NULL) into *r; fails the test when curl fails. `name` names the body's
+ * file in the fixture's directory (distinct per caller that may overlap). */
+static inline void wf_http_call(WorkerFixture *f, int port, const char *path, const char *data,
+                                const char *name, WfReply *r) {
     char url[256], body[HARNESS_PATH_MAX], code[HARNESS_PATH_MAX], code_name[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     snprintf(code_name, sizeof code_name, "%s.code", name);
     harness_path_join(body, sizeof body, f->dir, name);
     harness_path_join(code, sizeof code, f->dir, code_name);
-    const char *argv[] = {"curl", "-s", "-S",           "--max-time", "10", "-o",
-                          body,   "-w", "%{http_code}", url,          NULL};
+    const char *argv[20] = {"curl", "-s", "-S", "--max-time", "10", "-o", body, "-w", "%{http_code}"};
+    int a = 9;
+    if (data) {
+        argv[a++] = "-X";
+        argv[a++] = "POST";
+        argv[a++] = "-H";
+        argv[a++] = "Content-Type: application/json";
+        argv[a++] = "--data-binary";
+        argv[a++] = data;
+    }
+    argv[a++] = url;
+    argv[a] = NULL;
     HarnessSpawnOptions o = {.stdout_path = code};
     pid_t pid = harness_spawn(argv, &o);
     assert_true(pid > 0);
@@ -378,12 +395,19 @@ static inline char *wf_http_get(WorkerFixture *f, int port, const char *path, co
     if (!WIFEXITED(status) || WEXITSTATUS(status)) fail_msg("curl %s failed", url);
     char *c = harness_read_file(code, NULL);
     assert_non_null(c);
-    int http_status = atoi(c);
+    r->status = atoi(c);
     free(c);
-    if (http_status != 200) fail_msg("GET %s: status %d", url, http_status);
-    char *text = harness_read_file(body, NULL);
-    assert_non_null(text);
-    return text;
+    r->body = harness_read_file(body, NULL);
+    assert_non_null(r->body);
+}
+
+/* GET http://127.0.0.1:port/path; returns the body (free() it) of a 200 answer, and
+ * fails the test otherwise. */
+static inline char *wf_http_get(WorkerFixture *f, int port, const char *path, const char *name) {
+    WfReply r;
+    wf_http_call(f, port, path, NULL, name, &r);
+    if (r.status != 200) fail_msg("GET %s: status %d", path, r.status);
+    return r.body;
 }
 
 /* The sum of a metric family's samples ("name{..} v" and "name v" lines) in a
