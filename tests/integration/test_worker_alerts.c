@@ -36,9 +36,9 @@ static void seed_history(WorkerFixture *f, int minutes, int per_minute) {
     redisFree(r);
 }
 
-/* Produces n clearly negative tweets "<prefix><i>" about lost bags, keyed by id, with
- * the hashtag #lostluggage and the mention @AirParadis in each. */
-static void produce_burst(WorkerFixture *f, const char *topic, const char *prefix, int n) {
+/* Clearly negative tweet i about lost bags, with the hashtag #lostluggage and the
+ * mention @AirParadis. */
+static void burst_text(int i, char *buf, size_t len) {
     static const char *const texts[] = {
         "@AirParadis lost my bags at CDG, three days and still no news, awful #lostluggage",
         "Flight cancelled, hotline saturated, worst airline ever @AirParadis #lostluggage",
@@ -46,21 +46,7 @@ static void produce_burst(WorkerFixture *f, const char *topic, const char *prefi
         "Still no suitcase and nobody answers, terrible service @AirParadis #lostluggage",
         "@AirParadis my bag is gone and your staff just shrug, I hate this #lostluggage",
     };
-    HarnessRecord *recs = calloc((size_t)n, sizeof *recs);
-    char(*keys)[32] = calloc((size_t)n, 32);
-    char(*values)[256] = calloc((size_t)n, 256);
-    for (int i = 0; i < n; i++) {
-        snprintf(keys[i], 32, "%s%d", prefix, i);
-        snprintf(values[i], 256, "{\"id\":\"%s\",\"text\":\"%s (%d)\",\"lang\":\"en\"}", keys[i],
-                 texts[i % 5], i);
-        recs[i] = (HarnessRecord){.key = keys[i], .value = values[i]};
-    }
-    char err[256];
-    if (harness_kafka_produce(f->broker.bootstrap, topic, recs, (size_t)n, NULL, 30000, err, sizeof err))
-        fail_msg("produce: %s", err);
-    free(recs);
-    free(keys);
-    free(values);
+    snprintf(buf, len, "%s (%d)", texts[i % 5], i);
 }
 
 /* Log lines of `event` in a worker's log that also carry "type":"<type>". */
@@ -115,7 +101,7 @@ static void two_workers_raise_one_negative_surge(void **state) {
 
     /* the bad buzz, split across both workers' partitions */
     int64_t t0 = harness_now_ms();
-    produce_burst(f, n.in, "s", BURST);
+    wf_produce_texts(f, n.in, "s", 0, BURST, burst_text);
     wf_wait_count(f, n.out, QUIET + BURST, 30000, log_a);
     wf_wait_count(f, n.alerts, 1, 15000, log_a);
     printf("negative_surge on the alerts topic %lld ms after the burst was produced\n",

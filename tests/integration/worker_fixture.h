@@ -219,15 +219,16 @@ static inline void wf_tweet_text(int i, char *buf, size_t len) {
     snprintf(buf, len, "%s (%d)", phrases[i % 7], i);
 }
 
-/* Produces tweets with ids "<prefix><i>" for i in [first, first + n), keyed by id. */
-static inline void wf_produce_tweets(WorkerFixture *f, const char *topic, const char *prefix, int first,
-                                     int n) {
+/* Produces tweets with ids "<prefix><i>" for i in [first, first + n), keyed by id,
+ * with the texts text(i) writes (at most 160 bytes, no character JSON must escape). */
+static inline void wf_produce_texts(WorkerFixture *f, const char *topic, const char *prefix, int first, int n,
+                                    void (*text_of)(int i, char *buf, size_t len)) {
     HarnessRecord *recs = calloc((size_t)n, sizeof *recs);
     char(*keys)[32] = calloc((size_t)n, 32);
     char(*values)[256] = calloc((size_t)n, 256);
     for (int i = 0; i < n; i++) {
         char text[160];
-        wf_tweet_text(first + i, text, sizeof text);
+        text_of(first + i, text, sizeof text);
         snprintf(keys[i], 32, "%s%d", prefix, first + i);
         snprintf(values[i], 256, "{\"id\":\"%s\",\"text\":\"%s\",\"lang\":\"en\"}", keys[i], text);
         recs[i] = (HarnessRecord){.key = keys[i], .value = values[i]};
@@ -238,6 +239,12 @@ static inline void wf_produce_tweets(WorkerFixture *f, const char *topic, const 
     free(recs);
     free(keys);
     free(values);
+}
+
+/* wf_produce_texts with the varied texts of wf_tweet_text. */
+static inline void wf_produce_tweets(WorkerFixture *f, const char *topic, const char *prefix, int first,
+                                     int n) {
+    wf_produce_texts(f, topic, prefix, first, n, wf_tweet_text);
 }
 
 /* Messages in a topic now (the sum of its partitions' high watermarks). */
